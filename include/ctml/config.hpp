@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// ctml configuration: the version (the one source CMake and meson read) and every knob.
+#pragma once
+
+#define CTML_VERSION_MAJOR 0
+#define CTML_VERSION_MINOR 1
+#define CTML_VERSION_PATCH 0
+
+#define CTML_STRINGIFY_DETAIL(x) #x
+#define CTML_STRINGIFY(x) CTML_STRINGIFY_DETAIL(x)
+#define CTML_VERSION_STRING                                                                        \
+    CTML_STRINGIFY(CTML_VERSION_MAJOR) "." CTML_STRINGIFY(CTML_VERSION_MINOR) "." CTML_STRINGIFY(  \
+        CTML_VERSION_PATCH)
+
+// Alignment (bytes) of every parameter, gradient and activation buffer: one AVX-512 vector.
+#ifndef CTML_BUFFER_ALIGNMENT
+#define CTML_BUFFER_ALIGNMENT 64
+#endif
+
+// Largest element count a reader accepts for one IDX file before refusing it as hostile.
+#ifndef CTML_IDX_MAX_ELEMENTS
+#define CTML_IDX_MAX_ELEMENTS (std::size_t{1} << 31)
+#endif
+
+// CUDA support is opt-in: define CTML_WITH_CUDA (CMake does when it finds a toolkit) to make the
+// headers under ctml/kernels/cuda usable. Nothing else includes CUDA headers.
+#ifndef CTML_WITH_CUDA
+#define CTML_WITH_CUDA 0
+#endif
+
+// The BLAS is OpenBLAS (thread control through openblas_set_num_threads). Define to 0 for another
+// CBLAS; ctml::set_num_threads then only records the request.
+#ifndef CTML_BLAS_OPENBLAS
+#define CTML_BLAS_OPENBLAS 1
+#endif
