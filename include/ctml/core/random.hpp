@@ -41,7 +41,8 @@ public:
     double uniform(double lo, double hi) noexcept { return lo + (hi - lo) * uniform(); }
     /// Uniform integer in [0, n), n > 0 (Lemire's multiply-shift; bias below 2^-64 * n).
     std::uint64_t below(std::uint64_t n) noexcept {
-        return static_cast<std::uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+        __extension__ using u128 = unsigned __int128;
+        return static_cast<std::uint64_t>((static_cast<u128>(next()) * n) >> 64);
     }
     /// Standard normal (Box-Muller, one value per call; the pair's second value is discarded so
     /// that every draw consumes the same amount of the stream).
