@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+// Umbrella header: the host library without optional dependencies (no CUDA, MPI, SQLite, curl).
+#pragma once
+
+#include "ctml/config.hpp"
+#include "ctml/core/backend.hpp"
+#include "ctml/core/buffer.hpp"
+#include "ctml/core/error.hpp"
+#include "ctml/core/extent.hpp"
+#include "ctml/core/random.hpp"
+#include "ctml/data/dataset.hpp"
+#include "ctml/kernels/cpu/fused.hpp"
+#include "ctml/kernels/cpu/gemm.hpp"
+#include "ctml/nn/activations.hpp"
+#include "ctml/nn/architecture.hpp"
+#include "ctml/nn/initializers.hpp"
+#include "ctml/nn/layers.hpp"
+#include "ctml/nn/losses.hpp"
+#include "ctml/nn/network.hpp"
+#include "ctml/nn/sequential.hpp"
+#include "ctml/optim/adam.hpp"
+#include "ctml/optim/optimizer.hpp"
+#include "ctml/optim/rmsprop.hpp"
+#include "ctml/optim/sgd.hpp"
+#include "ctml/train/callbacks.hpp"
+#include "ctml/train/run_config.hpp"
+#include "ctml/train/trainer.hpp"

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// The element-wise passes of a dense layer, each fused into one sweep over the GEMM output:
+// forward  z ← f(z + b)                       (bias add + activation)
+// backward d ← d ⊙ f'(y), db ← Σ_rows d       (activation derivative + bias gradient)
+#pragma once
+#include <cstddef>
+
+#include "ctml/nn/activations.hpp"
+
+namespace ctml::kernels::cpu {
+
+/// z (rows × cols) ← Act(z + b) row by row; with Act = softmax the softmax is row-wise.
+template <class Act, class T>
+void bias_activation(T* __restrict z, const T* __restrict b, std::size_t rows,
+                     std::size_t cols) noexcept {
+    for (std::size_t i = 0; i < rows; ++i) {
+        T* __restrict zi = z + i * cols;
+        if constexpr (Act::elementwise) {
+            for (std::size_t j = 0; j < cols; ++j) {
+                zi[j] = Act::apply(zi[j] + b[j]);
+            }
+        } else {
+            for (std::size_t j = 0; j < cols; ++j) {
+                zi[j] += b[j];
+            }
+            Act::apply_row(zi, cols);
+        }
+    }
+}
+
+/// db ← Σ_rows d (overwrites db).
+template <class T>
+void column_sums(const T* __restrict d, std::size_t rows, std::size_t cols,
+                 T* __restrict db) noexcept {
+    for (std::size_t j = 0; j < cols; ++j) {
+        db[j] = T(0);
+    }
+    for (std::size_t i = 0; i < rows; ++i) {
+        const T* __restrict di = d + i * cols;
+        for (std::size_t j = 0; j < cols; ++j) {
+            db[j] += di[j];
+        }
+    }
+}
+
+/// d ← d ⊙ Act'(y) (or the softmax Jacobian product), then db ← Σ_rows d, in one sweep.
+template <class Act, class T>
+void activation_backward_bias(const T* __restrict y, T* __restrict d, std::size_t rows,
+                              std::size_t cols, T* __restrict db) noexcept {
+    for (std::size_t j = 0; j < cols; ++j) {
+        db[j] = T(0);
+    }
+    for (std::size_t i = 0; i < rows; ++i) {
+        const T* __restrict yi = y + i * cols;
+        T* __restrict di = d + i * cols;
+        if constexpr (Act::elementwise) {
+            for (std::size_t j = 0; j < cols; ++j) {
+                di[j] *= Act::derivative(yi[j]);
+                db[j] += di[j];
+            }
+        } else {
+            Act::backward_row(yi, di, cols);
+            for (std::size_t j = 0; j < cols; ++j) {
+                db[j] += di[j];
+            }
+        }
+    }
+}
+
+} // namespace ctml::kernels::cpu

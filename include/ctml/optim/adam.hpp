@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <xsimd/xsimd.hpp>
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <string_view>
+
+#include "ctml/optim/optimizer.hpp"
+
+namespace ctml {
+
+/// @brief Adam with Keras' semantics (tf.keras optimizer_v2 / TF's ApplyAdam), at step t ≥ 1:
+///   m ← β1·m + (1-β1)·g;  v ← β2·v + (1-β2)·g²;
+///   lr_t = lr·√(1-β2^t) / (1-β1^t);  p ← p - lr_t·m / (√v + ε)
+/// (ε is added to √v unscaled, which differs slightly from the paper's ε̂ and from PyTorch,
+/// which adds ε to √(v/(1-β2^t))).
+template <double LearningRate = 0.001, double Beta1 = 0.9, double Beta2 = 0.999,
+          double Epsilon = 1e-7>
+struct adam {
+    static constexpr std::string_view name = "adam";
+    static constexpr std::size_t state_slots = 2;
+    double learning_rate = LearningRate;
+    double beta_1 = Beta1;
+    double beta_2 = Beta2;
+    double epsilon = Epsilon;
+
+    /// `iteration` is the 1-based step number t.
+    template <class T>
+    void update(T* p, const T* g, std::array<T*, 2> state, std::size_t n,
+                std::size_t iteration) const noexcept {
+        using B = xsimd::batch<T>;
+        T* m = state[0];
+        T* v = state[1];
+        const double t = static_cast<double>(iteration);
+        const T lr_t = static_cast<T>(learning_rate * std::sqrt(1 - std::pow(beta_2, t)) /
+                                      (1 - std::pow(beta_1, t)));
+        const T b1 = static_cast<T>(beta_1), b2 = static_cast<T>(beta_2);
+        const T c1 = static_cast<T>(1 - beta_1), c2 = static_cast<T>(1 - beta_2);
+        const T eps = static_cast<T>(epsilon);
+        std::size_t i = 0;
+        for (; i + B::size <= n; i += B::size) {
+            const B gi = B::load_unaligned(g + i);
+            const B mi = B(b1) * B::load_unaligned(m + i) + B(c1) * gi;
+            const B vi = B(b2) * B::load_unaligned(v + i) + B(c2) * gi * gi;
+            mi.store_unaligned(m + i);
+            vi.store_unaligned(v + i);
+            (B::load_unaligned(p + i) - B(lr_t) * mi / (xsimd::sqrt(vi) + B(eps)))
+                .store_unaligned(p + i);
+        }
+        for (; i < n; ++i) {
+            m[i] = b1 * m[i] + c1 * g[i];
+            v[i] = b2 * v[i] + c2 * g[i] * g[i];
+            p[i] -= lr_t * m[i] / (std::sqrt(v[i]) + eps);
+        }
+    }
+
+    void set(std::string_view key, double value) {
+        if (key == "learning_rate") {
+            detail::require_range(name, key, value, 0, 1e6, true, false);
+            learning_rate = value;
+        } else if (key == "beta_1") {
+            detail::require_range(name, key, value, 0, 1, false, true);
+            beta_1 = value;
+        } else if (key == "beta_2") {
+            detail::require_range(name, key, value, 0, 1, false, true);
+            beta_2 = value;
+        } else if (key == "epsilon") {
+            detail::require_range(name, key, value, 0, 1, true, false);
+            epsilon = value;
+        } else {
+            detail::unknown_hyperparameter(name, key, "learning_rate, beta_1, beta_2, epsilon");
+        }
+    }
+    template <class F>
+    void visit_hyperparameters(F&& f) const {
+        f("learning_rate", learning_rate);
+        f("beta_1", beta_1);
+        f("beta_2", beta_2);
+        f("epsilon", epsilon);
+    }
+};
+
+} // namespace ctml

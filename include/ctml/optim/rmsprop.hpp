@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <xsimd/xsimd.hpp>
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <string_view>
+
+#include "ctml/optim/optimizer.hpp"
+
+namespace ctml {
+
+/// @brief RMSprop with Keras' semantics (Keras 2 / tf.keras optimizer_v2, momentum 0):
+///   v ← ρ·v + (1-ρ)·g²;  p ← p - lr·g / (√v + ε), v starting at 0.
+/// torch.optim.RMSprop(alpha=ρ, eps=ε) computes the same.
+/// @tparam LearningRate default lr (0.001), @tparam Rho default ρ (0.9), @tparam Epsilon ε (1e-7)
+template <double LearningRate = 0.001, double Rho = 0.9, double Epsilon = 1e-7>
+struct rmsprop {
+    static constexpr std::string_view name = "rmsprop";
+    static constexpr std::size_t state_slots = 1;
+    double learning_rate = LearningRate;
+    double rho = Rho;
+    double epsilon = Epsilon;
+
+    template <class T>
+    void update(T* p, const T* g, std::array<T*, 1> state, std::size_t n,
+                std::size_t /*iteration*/) const noexcept {
+        using B = xsimd::batch<T>;
+        T* v = state[0];
+        const T r = static_cast<T>(rho), r1 = static_cast<T>(1 - rho);
+        const T lr = static_cast<T>(learning_rate), eps = static_cast<T>(epsilon);
+        std::size_t i = 0;
+        for (; i + B::size <= n; i += B::size) {
+            const B gi = B::load_unaligned(g + i);
+            const B vi = B(r) * B::load_unaligned(v + i) + B(r1) * gi * gi;
+            vi.store_unaligned(v + i);
+            (B::load_unaligned(p + i) - B(lr) * gi / (xsimd::sqrt(vi) + B(eps)))
+                .store_unaligned(p + i);
+        }
+        for (; i < n; ++i) {
+            v[i] = r * v[i] + r1 * g[i] * g[i];
+            p[i] -= lr * g[i] / (std::sqrt(v[i]) + eps);
+        }
+    }
+
+    void set(std::string_view key, double value) {
+        if (key == "learning_rate") {
+            detail::require_range(name, key, value, 0, 1e6, true, false);
+            learning_rate = value;
+        } else if (key == "rho") {
+            detail::require_range(name, key, value, 0, 1, false, true);
+            rho = value;
+        } else if (key == "epsilon") {
+            detail::require_range(name, key, value, 0, 1, true, false);
+            epsilon = value;
+        } else {
+            detail::unknown_hyperparameter(name, key, "learning_rate, rho, epsilon");
+        }
+    }
+    template <class F>
+    void visit_hyperparameters(F&& f) const {
+        f("learning_rate", learning_rate);
+        f("rho", rho);
+        f("epsilon", epsilon);
+    }
+};
+
+} // namespace ctml

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MIT
+// trainer<Arch, Loss, Optimizer, T>: the training step and loop for a ctml::network. Every buffer
+// the step touches (activations, deltas, gradients, optimizer state, the batch) is allocated in
+// the constructor; a step allocates nothing.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ctml/core/buffer.hpp"
+#include "ctml/core/error.hpp"
+#include "ctml/core/random.hpp"
+#include "ctml/data/dataset.hpp"
+#include "ctml/kernels/cpu/fused.hpp"
+#include "ctml/kernels/cpu/gemm.hpp"
+#include "ctml/nn/losses.hpp"
+#include "ctml/nn/network.hpp"
+#include "ctml/optim/optimizer.hpp"
+#include "ctml/train/callbacks.hpp"
+
+namespace ctml {
+
+/// @brief Settings of a fit() call; run_config supplies compiled defaults, flags override them.
+template <class T>
+struct fit_options {
+    std::size_t epochs = 1;
+    std::uint64_t seed = 0;     ///< shuffling seed (per epoch: seed + epoch)
+    bool shuffle = true;
+    std::vector<epoch_callback> callbacks;
+};
+
+template <architecture Arch, class Loss, class Optimizer, class T = float>
+class trainer {
+    static_assert(loss<Loss>,
+                  "ctml::trainer: the loss slot needs a loss such as "
+                  "ctml::categorical_crossentropy, ctml::sparse_categorical_crossentropy or "
+                  "ctml::mean_squared_error");
+    static_assert(optimizer<Optimizer>,
+                  "ctml::trainer: the optimizer slot needs an optimizer such as ctml::rmsprop<>, "
+                  "ctml::sgd<> or ctml::adam<>");
+    static_assert(!Loss::fuses_softmax ||
+                      std::is_same_v<typename Arch::output_activation, softmax>,
+                  "ctml: a cross-entropy loss needs softmax in the last layer: end the network "
+                  "with ctml::dense<classes, ctml::softmax>");
+
+public:
+    static constexpr std::size_t layer_count = Arch::layer_count;
+    using network_type = network<Arch, T>;
+    using optimizer_type = Optimizer;
+
+    /// @param net        the network to train (kept by reference; must outlive the trainer)
+    /// @param batch_size rows per step (the last batch of an epoch may be smaller)
+    trainer(network_type& net, std::size_t batch_size, Optimizer opt = {})
+        : net_(net), opt_(opt), batch_(batch_size) {
+        if (batch_size == 0) {
+            throw config_error("batch size must be at least 1, got 0");
+        }
+        for (std::size_t l = 0; l <= layer_count; ++l) {
+            acts_[l].resize(batch_ * net_.width(l));
+            act_ptrs_[l] = acts_[l].data();
+            deltas_[l].resize(batch_ * net_.width(l));
+        }
+        grads_.resize(net_.parameter_count());
+        for (auto& s : state_) {
+            s.resize(net_.parameter_count());
+        }
+        for (std::size_t i = 0; i < Optimizer::state_slots; ++i) {
+            state_ptrs_[i] = state_[i].data();
+        }
+        labels_.resize(batch_);
+        dense_.resize(batch_ * net_.output_width());
+    }
+
+    std::size_t batch_size() const noexcept { return batch_; }
+    Optimizer& optimizer() noexcept { return opt_; }
+    const Optimizer& optimizer() const noexcept { return opt_; }
+    network_type& net() noexcept { return net_; }
+    std::span<const T> gradients() const noexcept { return grads_.span(); }
+    std::size_t iterations() const noexcept { return iteration_; }
+
+    /// The batch input buffer (batch_size × input width): fill it, then call a *_batch step.
+    T* input() noexcept { return acts_[0].data(); }
+
+    /// Forward and backward pass over the first `rows` rows of input(): gradients of the mean
+    /// loss into gradients(). Returns the batch's loss sum and correct count.
+    batch_result<T> forward_backward(const target_view<T>& targets, std::size_t rows) noexcept {
+        const std::size_t k = net_.output_width();
+        const T scale = T(1) / static_cast<T>(rows);
+        batch_result<T> r;
+        T* out = acts_[layer_count].data();
+        T* dz = deltas_[layer_count].data();
+        if constexpr (Loss::fuses_softmax) {
+            net_.template forward<false>(act_ptrs_, rows);
+            r = Loss::fused(out, targets, rows, k, scale, out, dz);
+            backward_output<false>(rows);
+        } else {
+            net_.template forward<true>(act_ptrs_, rows);
+            r = Loss::evaluate(out, targets, rows, k, scale, dz);
+            backward_output<true>(rows);
+        }
+        backward_layers(rows, std::make_index_sequence<layer_count>{});
+        return r;
+    }
+
+    /// One training step: forward_backward, then the optimizer over all parameters in one pass.
+    batch_result<T> train_batch(const target_view<T>& targets, std::size_t rows) noexcept {
+        const auto r = forward_backward(targets, rows);
+        ++iteration_;
+        opt_.update(net_.parameters().data(), grads_.data(), state_ptrs_, grads_.size(),
+                    iteration_);
+        return r;
+    }
+
+    /// Loss sum and correct count of the first `rows` rows of input(), without gradients.
+    batch_result<T> evaluate_batch(const target_view<T>& targets, std::size_t rows) noexcept {
+        const std::size_t k = net_.output_width();
+        T* out = acts_[layer_count].data();
+        if constexpr (Loss::fuses_softmax) {
+            net_.template forward<false>(act_ptrs_, rows);
+            return Loss::fused(out, targets, rows, k, T(0), out, deltas_[layer_count].data());
+        } else {
+            net_.template forward<true>(act_ptrs_, rows);
+            return Loss::evaluate(out, targets, rows, k, T(0), deltas_[layer_count].data());
+        }
+    }
+
+    /// One epoch over `data` in the order `order` (indices into data). Returns (mean loss,
+    /// accuracy) over the epoch.
+    template <class Feature>
+    std::pair<double, double> train_epoch(const dataset<Feature>& data,
+                                          std::span<const std::size_t> order) {
+        double loss_sum = 0;
+        std::size_t correct = 0;
+        for (std::size_t begin = 0; begin < order.size(); begin += batch_) {
+            const std::size_t rows = std::min(batch_, order.size() - begin);
+            const auto idx = order.subspan(begin, rows);
+            const auto t = load_batch(data, idx);
+            const auto r = train_batch(t, rows);
+            loss_sum += static_cast<double>(r.loss_sum);
+            correct += r.correct;
+        }
+        const auto n = static_cast<double>(order.size());
+        return {loss_sum / n, static_cast<double>(correct) / n};
+    }
+
+    /// Mean loss and accuracy of the network on `data`.
+    template <class Feature>
+    evaluation evaluate(const dataset<Feature>& data) {
+        check_dataset(data, "evaluate");
+        evaluation e;
+        const std::size_t n = data.size();
+        eval_order_.resize(std::min(n, batch_));
+        double loss_sum = 0;
+        std::size_t correct = 0;
+        for (std::size_t begin = 0; begin < n; begin += batch_) {
+            const std::size_t rows = std::min(batch_, n - begin);
+            std::iota(eval_order_.begin(), eval_order_.begin() + static_cast<std::ptrdiff_t>(rows),
+                      begin);
+            const auto t = load_batch(data, std::span<const std::size_t>(eval_order_.data(), rows));
+            const auto r = evaluate_batch(t, rows);
+            loss_sum += static_cast<double>(r.loss_sum);
+            correct += r.correct;
+        }
+        e.samples = n;
+        e.loss = n ? loss_sum / static_cast<double>(n) : 0.0;
+        e.accuracy = n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+        return e;
+    }
+
+    /// Trains for options.epochs epochs, shuffling with options.seed, validating on
+    /// `validation` (if not null) after each epoch, calling the callbacks after each epoch.
+    template <class Feature>
+    ctml::history fit(const dataset<Feature>& train, const fit_options<T>& options,
+                      const dataset<Feature>* validation = nullptr) {
+        check_dataset(train, "training data");
+        if (validation) {
+            check_dataset(*validation, "validation data");
+        }
+        ctml::history h;
+        std::vector<std::size_t> order(train.size());
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        for (std::size_t e = 1; e <= options.epochs; ++e) {
+            if (options.shuffle) {
+                shuffle(order, options.seed + e);
+            }
+            const auto t0 = std::chrono::steady_clock::now();
+            const auto [loss, acc] = train_epoch(train, std::span<const std::size_t>(order));
+            const auto t1 = std::chrono::steady_clock::now();
+            epoch_metrics m;
+            m.epoch = e;
+            m.epochs = options.epochs;
+            m.seconds = std::chrono::duration<double>(t1 - t0).count();
+            m.loss = loss;
+            m.accuracy = acc;
+            if (validation) {
+                const auto v = evaluate(*validation);
+                m.val_loss = v.loss;
+                m.val_accuracy = v.accuracy;
+            }
+            h.epochs.push_back(m);
+            bool stop = false;
+            for (const auto& cb : options.callbacks) {
+                stop = (cb(m) == callback_action::stop) || stop;
+            }
+            if (stop) {
+                h.stopped_early = e < options.epochs;
+                break;
+            }
+        }
+        return h;
+    }
+
+    /// Fisher-Yates with ctml::rng: the same seed gives the same order everywhere.
+    static void shuffle(std::span<std::size_t> order, std::uint64_t seed) noexcept {
+        rng r(seed);
+        for (std::size_t i = order.size(); i > 1; --i) {
+            std::swap(order[i - 1], order[r.below(i)]);
+        }
+    }
+
+private:
+    template <class Feature>
+    void check_dataset(const dataset<Feature>& data, const std::string& what) const {
+        data.validate(what);
+        if (data.dim != net_.input_width()) {
+            throw data_error(what + ": rows have " + std::to_string(data.dim) +
+                             " features but the network's input is " +
+                             std::to_string(net_.input_width()));
+        }
+        const std::size_t k = net_.output_width();
+        if (data.has_labels()) {
+            if (!Loss::accepts_labels) {
+                throw data_error(what + ": " + std::string(Loss::name) +
+                                 " needs dense targets, the data has class labels");
+            }
+            if (data.classes != k) {
+                throw data_error(what + ": " + std::to_string(data.classes) +
+                                 " classes but the network has " + std::to_string(k) +
+                                 " outputs");
+            }
+        } else {
+            if (!Loss::accepts_dense) {
+                throw data_error(what + ": " + std::string(Loss::name) +
+                                 " needs integer class labels, the data has dense targets");
+            }
+            if (data.target_dim != k) {
+                throw data_error(what + ": targets have " + std::to_string(data.target_dim) +
+                                 " values per row but the network has " + std::to_string(k) +
+                                 " outputs");
+            }
+        }
+    }
+
+    template <class Feature>
+    target_view<T> load_batch(const dataset<Feature>& data, std::span<const std::size_t> idx) noexcept {
+        data.gather_features(idx, acts_[0].data());
+        target_view<T> t;
+        if (data.has_labels()) {
+            for (std::size_t i = 0; i < idx.size(); ++i) {
+                labels_[i] = data.labels[idx[i]];
+            }
+            t.labels = labels_.data();
+        } else {
+            const std::size_t k = data.target_dim;
+            for (std::size_t i = 0; i < idx.size(); ++i) {
+                for (std::size_t j = 0; j < k; ++j) {
+                    dense_[i * k + j] = static_cast<T>(data.targets[idx[i] * k + j]);
+                }
+            }
+            t.dense = dense_.data();
+        }
+        return t;
+    }
+
+    // Gradient of the last layer's pre-activation into deltas_[L], and its bias gradient.
+    template <bool ApplyActivation>
+    void backward_output(std::size_t rows) noexcept {
+        constexpr std::size_t l = layer_count - 1;
+        using Act = typename Arch::output_activation;
+        const std::size_t k = net_.output_width();
+        T* db = grads_.data() + net_.bias_offset(l);
+        if constexpr (ApplyActivation) {
+            kernels::cpu::activation_backward_bias<Act>(acts_[layer_count].data(),
+                                                        deltas_[layer_count].data(), rows, k, db);
+        } else {
+            kernels::cpu::column_sums(deltas_[layer_count].data(), rows, k, db);
+        }
+    }
+
+    template <std::size_t... I>
+    void backward_layers(std::size_t rows, std::index_sequence<I...>) noexcept {
+        (backward_layer<layer_count - 1 - I>(rows), ...);
+    }
+
+    // deltas_[l+1] holds dL/dz of layer l (its bias gradient is done): kernel gradient, then
+    // dL/dz of layer l-1 with its activation derivative and bias gradient in one sweep.
+    template <std::size_t L>
+    void backward_layer(std::size_t rows) noexcept {
+        using kernels::cpu::trans;
+        const std::size_t in = net_.width(L), out = net_.width(L + 1);
+        const T* d = deltas_[L + 1].data();
+        kernels::cpu::gemm(trans::yes, trans::no, in, out, rows, T(1), acts_[L].data(), d, T(0),
+                           grads_.data() + net_.kernel_offset(L));
+        if constexpr (L > 0) {
+            using Prev = typename Arch::template layer_type<L - 1>;
+            T* dprev = deltas_[L].data();
+            kernels::cpu::gemm(trans::no, trans::yes, rows, in, out, T(1), d,
+                               net_.kernel(L).data(), T(0), dprev);
+            kernels::cpu::activation_backward_bias<typename Prev::activation_type>(
+                acts_[L].data(), dprev, rows, in, grads_.data() + net_.bias_offset(L - 1));
+        }
+    }
+
+    network_type& net_;
+    Optimizer opt_;
+    std::size_t batch_;
+    std::size_t iteration_ = 0;
+    std::array<buffer<T>, layer_count + 1> acts_;
+    std::array<T*, layer_count + 1> act_ptrs_{};
+    std::array<buffer<T>, layer_count + 1> deltas_;
+    buffer<T> grads_;
+    std::array<buffer<T>, Optimizer::state_slots> state_;
+    std::array<T*, Optimizer::state_slots> state_ptrs_{};
+    buffer<std::int32_t> labels_;
+    buffer<T> dense_;
+    std::vector<std::size_t> eval_order_;
+};
+
+} // namespace ctml
