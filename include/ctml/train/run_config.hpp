@@ -116,11 +116,9 @@ struct run_config {
     /// The compiled defaults as run-time settings, ready for flags to override.
     static settings_type defaults() { return settings_type{batch_size, epochs, 0, Optimizer{}}; }
 
-    /// The job as JSON: architecture (with run-time widths), loss, optimizer and its
-    /// hyperparameters, batch size, epochs, seed, scalar type. What job.json stores.
-    static std::string to_json(const network_type& net, const settings_type& s,
-                               io::json_style style = io::json_style::pretty) {
-        io::json_writer w(style);
+    /// The job as one JSON object into `w`: architecture (with run-time widths), loss,
+    /// optimizer and its hyperparameters, batch size, epochs, seed, scalar type.
+    static void write_json(io::json_writer& w, const network_type& net, const settings_type& s) {
         w.begin_object();
         w.key("architecture");
         write_architecture(w, net);
@@ -135,6 +133,13 @@ struct run_config {
         w.field("scalar", sizeof(scalar_type) == 4 ? "float32" : "float64");
         w.field("backend", "cpu");
         w.end_object();
+    }
+
+    /// The job as a JSON document: what job.json stores.
+    static std::string to_json(const network_type& net, const settings_type& s,
+                               io::json_style style = io::json_style::pretty) {
+        io::json_writer w(style);
+        write_json(w, net, s);
         return w.take();
     }
 };
