@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <numeric>
+#include <vector>
 
 // Hidden widths are flags in the reference script, so they are ctml::dynamic here.
 using keras_net = ctml::sequential<ctml::input<784>,
@@ -32,7 +34,9 @@ int main(int argc, char** argv) try {
         .declare("output-dir", "outputs", "the model goes to <output-dir>/model/")
         .declare("seed", "0", "seed of the weight initialization and the shuffling")
         .declare("threads", "0", "threads for the kernels (0: all cores)")
-        .declare("evaluate", "", "load the model in this folder, print its test accuracy, and exit");
+        .declare("evaluate", "", "load the model in this folder, print its test accuracy, and exit")
+        .declare("save-predictions", "", "with --evaluate: write the test set's class probabilities "
+                                         "(10000 × 10 float32) to this .npy file");
     if (!f.parse(argc, argv)) {
         std::fputs(f.usage().c_str(), stdout);
         return 0;
@@ -60,6 +64,19 @@ int main(int argc, char** argv) try {
         const auto e = t.evaluate(data.test);
         std::printf("Model %s\nTest loss: %.4f\nTest accuracy: %.4f\n", f.str("evaluate").c_str(),
                     e.loss, e.accuracy);
+        if (f.given("save-predictions")) {
+            std::vector<float> x(data.test.size() * data.test.dim);
+            std::vector<std::size_t> rows(data.test.size());
+            std::iota(rows.begin(), rows.end(), std::size_t{0});
+            data.test.gather_features<float>(rows, x.data());
+            std::vector<float> probabilities(data.test.size() * net.output_width());
+            net.predict(x, data.test.size(), probabilities);
+            ctml::io::write_file_atomic(
+                f.str("save-predictions"),
+                ctml::io::encode_npy<float>({data.test.size(), net.output_width()},
+                                            probabilities.data()));
+            std::printf("Predictions written to %s\n", f.str("save-predictions").c_str());
+        }
         return 0;
     }
 
