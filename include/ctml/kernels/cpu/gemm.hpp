@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Row-major GEMM through CBLAS (OpenBLAS). ctml calls CBLAS directly rather than through
 // xtensor-blas expressions: the step's buffers are raw aligned arrays, and a direct call
-// costs nothing per step (no adaptors, no shape objects).
+// costs nothing per step (no adaptors, no shape objects). The declarations come from
+// xtensor-blas's own CBLAS header, not the system <cblas.h>: the two declare the same enums, and
+// only one of them may appear in a translation unit that also uses xtensor-blas.
 #pragma once
-#include <cblas.h>
+#include <xflens/cxxblas/drivers/cblas.h>
 
 #include <cstddef>
 
