@@ -3,6 +3,7 @@
 #include <concepts>
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
 
 #include "ctml/core/extent.hpp"
 #include "ctml/nn/activations.hpp"
@@ -20,6 +21,25 @@ struct input {
 /// @brief Width of a layer's input when it is taken from the previous layer.
 inline constexpr std::size_t inferred = 0;
 
+namespace detail {
+template <std::size_t Width, class Activation, class Init>
+constexpr bool check_dense() {
+    if constexpr (Width == 0) {
+        static_assert(dependent_false<Activation>,
+                      "ctml::dense<Width, ...>: Width must be > 0 (or ctml::dynamic)");
+    } else if constexpr (!activation<Activation>) {
+        static_assert(dependent_false<Activation>,
+                      "ctml::dense<Width, Activation>: Activation must be an activation such as "
+                      "ctml::relu, ctml::tanh, ctml::sigmoid, ctml::softmax or ctml::identity");
+    } else if constexpr (!initializer<Init>) {
+        static_assert(dependent_false<Init>,
+                      "ctml::dense<Width, Activation, Init>: Init must be an initializer such as "
+                      "ctml::glorot_uniform, ctml::he_normal, ctml::lecun_normal or ctml::zeros");
+    }
+    return true;
+}
+} // namespace detail
+
 /// @brief A fully connected layer, Keras' Dense: y = f(x·W + b), W is in × Width, b has Width
 /// entries. Width is a compile-time constant or ctml::dynamic (set on the network at run time).
 /// @tparam Width       output features (or ctml::dynamic)
@@ -27,17 +47,13 @@ inline constexpr std::size_t inferred = 0;
 /// @tparam Init        kernel initializer; the bias starts at zero
 template <std::size_t Width, class Activation = identity, class Init = glorot_uniform>
 struct dense {
-    static_assert(Width != 0, "ctml::dense<Width, ...>: Width must be > 0 (or ctml::dynamic)");
-    static_assert(activation<Activation>,
-                  "ctml::dense<Width, Activation>: Activation must be an activation such as "
-                  "ctml::relu, ctml::tanh, ctml::sigmoid, ctml::softmax or ctml::identity");
-    static_assert(initializer<Init>,
-                  "ctml::dense<Width, Activation, Init>: Init must be an initializer such as "
-                  "ctml::glorot_uniform, ctml::he_normal, ctml::lecun_normal or ctml::zeros");
+    // Checked in a function, and a broken slot replaced by a stand-in below, so that the one
+    // static_assert is the only error (no "not a layer" from sequential<> after it).
+    static_assert(detail::check_dense<Width, Activation, Init>());
     static constexpr std::size_t width = Width;
     static constexpr std::size_t input_width = inferred;
-    using activation_type = Activation;
-    using initializer_type = Init;
+    using activation_type = std::conditional_t<activation<Activation>, Activation, identity>;
+    using initializer_type = std::conditional_t<initializer<Init>, Init, glorot_uniform>;
     static constexpr std::string_view class_name = "Dense";
 };
 

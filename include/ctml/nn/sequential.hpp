@@ -32,18 +32,46 @@ constexpr std::size_t first_unchained() {
     }
     return sizeof...(L);
 }
+
+// The rules of sequential<>, checked in order inside a function: only the first broken rule is
+// reported, once, and the sequential type itself stays valid (clang marks a class whose own
+// static_assert failed as invalid and then reports every later use of it as another error).
+template <class First, class... Layers>
+constexpr bool check_sequential() {
+    if constexpr (!is_input<First>::value) {
+        static_assert(dependent_false<First>,
+                      "ctml::sequential: the first entry must be ctml::input<N>, the number of "
+                      "input features, e.g. sequential<input<784>, dense<100, relu>, ...>");
+    } else if constexpr (sizeof...(Layers) == 0) {
+        static_assert(dependent_false<First>, "ctml::sequential: add at least one layer after "
+                                              "input<N>, e.g. dense<10, softmax>");
+    } else if constexpr (!(layer<Layers> && ...)) {
+        static_assert(dependent_false<First>,
+                      "ctml::sequential: every entry after input<N> must be a layer such as "
+                      "ctml::dense<Width, Activation> or ctml::linear<In, Out, Activation>");
+    } else if constexpr (first_unchained<First::width, Layers...>() != sizeof...(Layers)) {
+        static_assert(dependent_false<First>,
+                      "ctml::sequential: layer widths do not chain: a ctml::linear<In, Out> "
+                      "declares In inputs, but the layer before it has a different width");
+    } else if constexpr (((std::is_same_v<typename Layers::activation_type, softmax> ? 1 : 0) +
+                          ... + 0) !=
+                         (std::is_same_v<typename std::tuple_element_t<
+                                             sizeof...(Layers) - 1,
+                                             std::tuple<Layers...>>::activation_type,
+                                         softmax>
+                              ? 1
+                              : 0)) {
+        static_assert(dependent_false<First>,
+                      "ctml::sequential: softmax is only allowed in the last layer; use relu, "
+                      "tanh or sigmoid in hidden layers");
+    }
+    return true;
+}
 } // namespace detail
 
 template <class First, class... Layers>
 struct sequential {
-    static_assert(detail::is_input<First>::value,
-                  "ctml::sequential: the first entry must be ctml::input<N>, the number of input "
-                  "features, e.g. sequential<input<784>, dense<100, relu>, ...>");
-    static_assert(sizeof...(Layers) > 0,
-                  "ctml::sequential: add at least one layer after input<N>, e.g. dense<10, softmax>");
-    static_assert((layer<Layers> && ...),
-                  "ctml::sequential: every entry after input<N> must be a layer such as "
-                  "ctml::dense<Width, Activation> or ctml::linear<In, Out, Activation>");
+    static_assert(detail::check_sequential<First, Layers...>());
 
     using input_type = First;
     using layer_types = std::tuple<Layers...>;
@@ -61,14 +89,6 @@ struct sequential {
     /// Declared input width of each layer (ctml::inferred when taken from the previous one).
     static constexpr std::array<std::size_t, layer_count> declared_inputs{Layers::input_width...};
     static constexpr bool all_static = ((Layers::width != dynamic) && ...);
-
-    static_assert(detail::first_unchained<First::width, Layers...>() == layer_count,
-                  "ctml::sequential: layer widths do not chain: a ctml::linear<In, Out> declares In "
-                  "inputs, but the layer before it has a different width");
-    static_assert(((std::is_same_v<typename Layers::activation_type, softmax> ? 1 : 0) + ... + 0) ==
-                          (std::is_same_v<output_activation, softmax> ? 1 : 0),
-                  "ctml::sequential: softmax is only allowed in the last layer; use relu, tanh or "
-                  "sigmoid in hidden layers");
 
 private:
     static constexpr std::size_t count_parameters() {

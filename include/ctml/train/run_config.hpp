@@ -2,9 +2,11 @@
 // run_config<Net, Loss, Optimizer, options...>: the static description of a training job. Its
 // compiled values are defaults; a trainer's flags override them through run_settings.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "ctml/io/json.hpp"
@@ -68,6 +70,46 @@ struct find_option<Is, Default, First, Rest...> {
 };
 } // namespace detail
 
+namespace detail {
+// The slots of run_config<>, checked in order so that only the first broken rule is reported.
+template <class Net, class Loss, class Optimizer, class... Options>
+constexpr bool check_run_config() {
+    if constexpr (!architecture<Net>) {
+        static_assert(dependent_false<Net>,
+                      "ctml::run_config<Net, Loss, Optimizer, ...>: Net must be a network "
+                      "architecture, ctml::sequential<ctml::input<N>, layers...>");
+    } else if constexpr (!loss<Loss>) {
+        static_assert(dependent_false<Loss>,
+                      "ctml::run_config<Net, Loss, Optimizer, ...>: Loss must be a loss such as "
+                      "ctml::categorical_crossentropy, ctml::sparse_categorical_crossentropy or "
+                      "ctml::mean_squared_error");
+    } else if constexpr (!optimizer<Optimizer>) {
+        static_assert(dependent_false<Optimizer>,
+                      "ctml::run_config<Net, Loss, Optimizer, ...>: Optimizer must be an "
+                      "optimizer such as ctml::rmsprop<>, ctml::sgd<> or ctml::adam<>");
+    } else if constexpr (!((is_batch_size<Options>::value || is_epochs<Options>::value ||
+                            is_scalar<Options>::value) &&
+                           ...)) {
+        static_assert(dependent_false<Net>,
+                      "ctml::run_config: options after the optimizer must be "
+                      "ctml::batch_size<B>, ctml::epochs<E> or ctml::scalar<T>");
+    }
+    return true;
+}
+
+// Stands in for a rejected optimizer slot (see run_config): satisfies ctml::optimizer, does
+// nothing.
+struct no_optimizer {
+    static constexpr std::string_view name = "none";
+    static constexpr std::size_t state_slots = 0;
+    template <class T>
+    void update(T*, const T*, std::array<T*, 0>, std::size_t, std::size_t) const noexcept {}
+    void set(std::string_view, double) {}
+    template <class F>
+    void visit_hyperparameters(F&&) const {}
+};
+} // namespace detail
+
 /// @brief Run-time values of a job: the compiled defaults, overridden by flags.
 template <class Optimizer>
 struct run_settings {
@@ -84,29 +126,25 @@ struct run_settings {
 /// @tparam Options   any of ctml::batch_size<B> (32), ctml::epochs<E> (1), ctml::scalar<T> (float)
 template <class Net, class Loss, class Optimizer, class... Options>
 struct run_config {
-    static_assert(architecture<Net>,
-                  "ctml::run_config<Net, Loss, Optimizer, ...>: Net must be a network "
-                  "architecture, ctml::sequential<ctml::input<N>, layers...>");
-    static_assert(loss<Loss>,
-                  "ctml::run_config<Net, Loss, Optimizer, ...>: Loss must be a loss such as "
-                  "ctml::categorical_crossentropy, ctml::sparse_categorical_crossentropy or "
-                  "ctml::mean_squared_error");
-    static_assert(optimizer<Optimizer>,
-                  "ctml::run_config<Net, Loss, Optimizer, ...>: Optimizer must be an optimizer "
-                  "such as ctml::rmsprop<>, ctml::sgd<> or ctml::adam<>");
-    static_assert(((detail::is_batch_size<Options>::value || detail::is_epochs<Options>::value ||
-                    detail::is_scalar<Options>::value) && ...),
-                  "ctml::run_config: options after the optimizer must be ctml::batch_size<B>, "
-                  "ctml::epochs<E> or ctml::scalar<T>");
+    static_assert(detail::check_run_config<Net, Loss, Optimizer, Options...>());
 
     using architecture_type = Net;
     using loss_type = Loss;
     using optimizer_type = Optimizer;
     using scalar_type =
         typename detail::find_option<detail::is_scalar, scalar<float>, Options...>::type::type;
-    using network_type = network<Net, scalar_type>;
-    using trainer_type = trainer<Net, Loss, Optimizer, scalar_type>;
-    using settings_type = run_settings<Optimizer>;
+
+private:
+    // After a failed check the types below are built from stand-ins, so that the one
+    // static_assert above is the only error a wrong slot produces.
+    using net_ = std::conditional_t<architecture<Net>, Net, sequential<input<1>, dense<1>>>;
+    using loss_ = std::conditional_t<loss<Loss>, Loss, mean_squared_error>;
+    using optimizer_ = std::conditional_t<optimizer<Optimizer>, Optimizer, detail::no_optimizer>;
+
+public:
+    using network_type = network<net_, scalar_type>;
+    using trainer_type = trainer<net_, loss_, optimizer_, scalar_type>;
+    using settings_type = run_settings<optimizer_>;
 
     static constexpr std::size_t batch_size =
         detail::find_option<detail::is_batch_size, ctml::batch_size<32>, Options...>::type::value;
@@ -114,7 +152,7 @@ struct run_config {
         detail::find_option<detail::is_epochs, ctml::epochs<1>, Options...>::type::value;
 
     /// The compiled defaults as run-time settings, ready for flags to override.
-    static settings_type defaults() { return settings_type{batch_size, epochs, 0, Optimizer{}}; }
+    static settings_type defaults() { return settings_type{batch_size, epochs, 0, optimizer_{}}; }
 
     /// The job as one JSON object into `w`: architecture (with run-time widths), loss,
     /// optimizer and its hyperparameters, batch size, epochs, seed, scalar type.
@@ -122,9 +160,9 @@ struct run_config {
         w.begin_object();
         w.key("architecture");
         write_architecture(w, net);
-        w.field("loss", Loss::name);
+        w.field("loss", loss_::name);
         w.key("optimizer").begin_object();
-        w.field("name", Optimizer::name);
+        w.field("name", optimizer_::name);
         s.optimizer.visit_hyperparameters([&](std::string_view k, double v) { w.field(k, v); });
         w.end_object();
         w.field("batch_size", s.batch_size);

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -36,19 +37,43 @@ struct fit_options {
     std::vector<epoch_callback> callbacks;
 };
 
+namespace detail {
+// The slots of trainer<>, checked in order inside a function so that only the first broken rule
+// is reported (the later checks and the members would otherwise add errors of their own).
+template <class Arch, class Loss, class Optimizer>
+constexpr bool check_trainer() {
+    if constexpr (!loss<Loss>) {
+        static_assert(dependent_false<Loss>,
+                      "ctml::trainer: the loss slot needs a loss such as "
+                      "ctml::categorical_crossentropy, ctml::sparse_categorical_crossentropy or "
+                      "ctml::mean_squared_error");
+    } else if constexpr (!optimizer<Optimizer>) {
+        static_assert(dependent_false<Optimizer>,
+                      "ctml::trainer: the optimizer slot needs an optimizer such as "
+                      "ctml::rmsprop<>, ctml::sgd<> or ctml::adam<>");
+    } else if constexpr (Loss::fuses_softmax &&
+                         !std::is_same_v<typename Arch::output_activation, softmax>) {
+        static_assert(dependent_false<Loss>,
+                      "ctml: a cross-entropy loss needs softmax in the last layer: end the network "
+                      "with ctml::dense<classes, ctml::softmax>");
+    }
+    return true;
+}
+
+template <class O>
+constexpr std::size_t optimizer_state_slots() noexcept {
+    if constexpr (optimizer<O>) {
+        return O::state_slots;
+    } else {
+        return 0;
+    }
+}
+} // namespace detail
+
 template <architecture Arch, class Loss, class Optimizer, class T = float>
 class trainer {
-    static_assert(loss<Loss>,
-                  "ctml::trainer: the loss slot needs a loss such as "
-                  "ctml::categorical_crossentropy, ctml::sparse_categorical_crossentropy or "
-                  "ctml::mean_squared_error");
-    static_assert(optimizer<Optimizer>,
-                  "ctml::trainer: the optimizer slot needs an optimizer such as ctml::rmsprop<>, "
-                  "ctml::sgd<> or ctml::adam<>");
-    static_assert(!Loss::fuses_softmax ||
-                      std::is_same_v<typename Arch::output_activation, softmax>,
-                  "ctml: a cross-entropy loss needs softmax in the last layer: end the network "
-                  "with ctml::dense<classes, ctml::softmax>");
+    static_assert(detail::check_trainer<Arch, Loss, Optimizer>());
+    static constexpr std::size_t state_slots = detail::optimizer_state_slots<Optimizer>();
 
 public:
     static constexpr std::size_t layer_count = Arch::layer_count;
@@ -71,7 +96,7 @@ public:
         for (auto& s : state_) {
             s.resize(net_.parameter_count());
         }
-        for (std::size_t i = 0; i < Optimizer::state_slots; ++i) {
+        for (std::size_t i = 0; i < state_slots; ++i) {
             state_ptrs_[i] = state_[i].data();
         }
         labels_.resize(batch_);
@@ -326,8 +351,8 @@ private:
     std::array<T*, layer_count + 1> act_ptrs_{};
     std::array<buffer<T>, layer_count + 1> deltas_;
     buffer<T> grads_;
-    std::array<buffer<T>, Optimizer::state_slots> state_;
-    std::array<T*, Optimizer::state_slots> state_ptrs_{};
+    std::array<buffer<T>, state_slots> state_;
+    std::array<T*, state_slots> state_ptrs_{};
     buffer<std::int32_t> labels_;
     buffer<T> dense_;
     std::vector<std::size_t> eval_order_;
