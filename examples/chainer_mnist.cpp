@@ -37,7 +37,7 @@ int main(int argc, char** argv) try {
         std::fputs(f.usage().c_str(), stdout);
         return 0;
     }
-    ctml::set_num_threads(static_cast<int>(f.unsigned_integer("threads")));
+    ctml::set_num_threads(f.unsigned_integer("threads"));
 
     auto settings = chainer_job::defaults();
     settings.batch_size = f.positive("batchsize");

@@ -41,7 +41,7 @@ int main(int argc, char** argv) try {
         std::fputs(f.usage().c_str(), stdout);
         return 0;
     }
-    ctml::set_num_threads(static_cast<int>(f.unsigned_integer("threads")));
+    ctml::set_num_threads(f.unsigned_integer("threads"));
 
     auto settings = keras_job::defaults();
     settings.batch_size = f.positive("batch-size");
@@ -83,7 +83,7 @@ int main(int argc, char** argv) try {
     keras_job::network_type net(widths);
     net.initialize(settings.seed);
     std::printf("Network: 784-%zu-%zu-10, %zu parameters; RMSprop lr %g; batch %zu; %zu epochs; "
-                "%d threads\n",
+                "%zu threads\n",
                 net.width(1), net.width(2), net.parameter_count(),
                 settings.optimizer.learning_rate, settings.batch_size, settings.epochs,
                 ctml::num_threads());

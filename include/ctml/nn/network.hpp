@@ -193,23 +193,34 @@ private:
     template <bool FinalActivation, std::size_t... I>
     void forward_layers(const std::array<T*, layer_count + 1>& acts, std::size_t rows,
                         std::index_sequence<I...>) const noexcept {
-        (forward_layer<FinalActivation, I>(acts, rows), ...);
+        (forward_layer<FinalActivation, I>(acts, rows, 0, widths_[I + 1]), ...);
     }
+
+public:
+    /// Output columns [c0, c1) of layer I for `rows` rows: acts[I+1][:, c0:c1] =
+    /// f(acts[I] · W_I[:, c0:c1] + b_I[c0:c1]). Threads take disjoint column blocks; a softmax
+    /// layer (with FinalActivation) needs the whole row, c0 = 0 and c1 = width.
     template <bool FinalActivation, std::size_t I>
-    void forward_layer(const std::array<T*, layer_count + 1>& acts, std::size_t rows) const noexcept {
+    void forward_layer(const std::array<T*, layer_count + 1>& acts, std::size_t rows,
+                       std::size_t c0, std::size_t c1) const noexcept {
         using L = typename Arch::template layer_type<I>;
         using kernels::cpu::trans;
         const std::size_t in = widths_[I], out = widths_[I + 1];
-        kernels::cpu::gemm(trans::no, trans::no, rows, out, in, T(1), acts[I], kernel(I).data(),
-                           T(0), acts[I + 1]);
+        if (c1 <= c0) {
+            return;
+        }
+        kernels::cpu::gemm(trans::no, trans::no, rows, c1 - c0, in, T(1), acts[I], in,
+                           kernel(I).data() + c0, out, T(0), acts[I + 1] + c0, out);
         if constexpr (I + 1 == layer_count && !FinalActivation) {
-            kernels::cpu::bias_activation<identity>(acts[I + 1], bias(I).data(), rows, out);
+            kernels::cpu::bias_activation<identity>(acts[I + 1] + c0, bias(I).data() + c0, rows,
+                                                    c1 - c0, out);
         } else {
-            kernels::cpu::bias_activation<typename L::activation_type>(acts[I + 1],
-                                                                       bias(I).data(), rows, out);
+            kernels::cpu::bias_activation<typename L::activation_type>(
+                acts[I + 1] + c0, bias(I).data() + c0, rows, c1 - c0, out);
         }
     }
 
+private:
     std::array<std::size_t, layer_count + 1> widths_{};
     std::array<std::size_t, layer_count> w_offset_{};
     std::array<std::size_t, layer_count> b_offset_{};

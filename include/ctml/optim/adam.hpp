@@ -9,6 +9,14 @@
 
 #include "ctml/optim/optimizer.hpp"
 
+// GCC 12 reports its own AVX-512 sqrt intrinsic as reading an uninitialized value
+// (GCC bug 105593, fixed in GCC 13) wherever this update is inlined with -march=native.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define CTML_POP_GCC_105593
+#endif
+
 namespace ctml {
 
 /// @brief Adam with Keras' semantics (tf.keras optimizer_v2 / TF's ApplyAdam), at step t ≥ 1:
@@ -83,3 +91,8 @@ struct adam {
 };
 
 } // namespace ctml
+
+#ifdef CTML_POP_GCC_105593
+#pragma GCC diagnostic pop
+#undef CTML_POP_GCC_105593
+#endif

@@ -18,6 +18,7 @@
 #include "ctml/core/buffer.hpp"
 #include "ctml/core/error.hpp"
 #include "ctml/core/random.hpp"
+#include "ctml/core/thread_pool.hpp"
 #include "ctml/data/dataset.hpp"
 #include "ctml/kernels/cpu/fused.hpp"
 #include "ctml/kernels/cpu/gemm.hpp"
@@ -82,8 +83,14 @@ public:
 
     /// @param net        the network to train (kept by reference; must outlive the trainer)
     /// @param batch_size rows per step (the last batch of an epoch may be smaller)
-    trainer(network_type& net, std::size_t batch_size, Optimizer opt = {})
-        : net_(net), opt_(opt), batch_(batch_size) {
+    /// @param threads    step threads including the caller (0: ctml::num_threads()). With more
+    ///                   than one, the BLAS runs single-threaded inside them while the trainer lives.
+    trainer(network_type& net, std::size_t batch_size, Optimizer opt = {}, std::size_t threads = 0)
+        : net_(net), opt_(opt), batch_(batch_size),
+          pool_(threads == 0 ? thread_count() : threads), blas_threads_(kernels::cpu::blas_threads()) {
+        if (pool_.size() > 1) {
+            kernels::cpu::set_blas_threads(1);
+        }
         if (batch_size == 0) {
             throw config_error("batch size must be at least 1, got 0");
         }
@@ -103,7 +110,12 @@ public:
         dense_.resize(batch_ * net_.output_width());
     }
 
+    trainer(const trainer&) = delete;
+    trainer& operator=(const trainer&) = delete;
+    ~trainer() { kernels::cpu::set_blas_threads(blas_threads_); }
+
     std::size_t batch_size() const noexcept { return batch_; }
+    std::size_t threads() const noexcept { return pool_.size(); }
     Optimizer& optimizer() noexcept { return opt_; }
     const Optimizer& optimizer() const noexcept { return opt_; }
     network_type& net() noexcept { return net_; }
@@ -116,31 +128,23 @@ public:
     /// Forward and backward pass over the first `rows` rows of input(): gradients of the mean
     /// loss into gradients(). Returns the batch's loss sum and correct count.
     batch_result<T> forward_backward(const target_view<T>& targets, std::size_t rows) noexcept {
-        const std::size_t k = net_.output_width();
-        const T scale = T(1) / static_cast<T>(rows);
-        batch_result<T> r;
-        T* out = acts_[layer_count].data();
-        T* dz = deltas_[layer_count].data();
-        if constexpr (Loss::fuses_softmax) {
-            net_.template forward<false>(act_ptrs_, rows);
-            r = Loss::fused(out, targets, rows, k, scale, out, dz);
-            backward_output<false>(rows);
-        } else {
-            net_.template forward<true>(act_ptrs_, rows);
-            r = Loss::evaluate(out, targets, rows, k, scale, dz);
-            backward_output<true>(rows);
-        }
-        backward_layers(rows, std::make_index_sequence<layer_count>{});
-        return r;
+        return step<false>(targets, rows);
     }
 
-    /// One training step: forward_backward, then the optimizer over all parameters in one pass.
+    /// One training step: forward, backward, and the optimizer over every parameter. Each
+    /// layer's parameters are updated as soon as its gradient is complete, by the thread that
+    /// computed it, while it is still in cache (the same update as one pass over the buffer).
     batch_result<T> train_batch(const target_view<T>& targets, std::size_t rows) noexcept {
-        const auto r = forward_backward(targets, rows);
+        ++iteration_;
+        return step<true>(targets, rows);
+    }
+
+    /// Applies the optimizer to gradients() in one pass over the whole parameter buffer (after
+    /// forward_backward, for callers that inspect or change gradients first).
+    void apply_gradients() noexcept {
         ++iteration_;
         opt_.update(net_.parameters().data(), grads_.data(), state_ptrs_, grads_.size(),
                     iteration_);
-        return r;
     }
 
     /// Loss sum and correct count of the first `rows` rows of input(), without gradients.
@@ -148,10 +152,10 @@ public:
         const std::size_t k = net_.output_width();
         T* out = acts_[layer_count].data();
         if constexpr (Loss::fuses_softmax) {
-            net_.template forward<false>(act_ptrs_, rows);
+            forward_pass<false>(rows);
             return Loss::fused(out, targets, rows, k, T(0), out, deltas_[layer_count].data());
         } else {
-            net_.template forward<true>(act_ptrs_, rows);
+            forward_pass<true>(rows);
             return Loss::evaluate(out, targets, rows, k, T(0), deltas_[layer_count].data());
         }
     }
@@ -304,6 +308,57 @@ private:
         return t;
     }
 
+    // Work below this many multiply-adds per layer runs on the calling thread alone: waking the
+    // pool costs more than it saves.
+    static constexpr std::size_t parallel_work = std::size_t{1} << 18;
+
+    bool parallel(std::size_t rows, std::size_t in, std::size_t out) const noexcept {
+        return pool_.size() > 1 && rows * in * out >= parallel_work && out >= 32;
+    }
+
+    template <bool Update>
+    batch_result<T> step(const target_view<T>& targets, std::size_t rows) noexcept {
+        const std::size_t k = net_.output_width();
+        const T scale = T(1) / static_cast<T>(rows);
+        batch_result<T> r;
+        T* out = acts_[layer_count].data();
+        T* dz = deltas_[layer_count].data();
+        if constexpr (Loss::fuses_softmax) {
+            forward_pass<false>(rows);
+            r = Loss::fused(out, targets, rows, k, scale, out, dz);
+            backward_output<false>(rows);
+        } else {
+            forward_pass<true>(rows);
+            r = Loss::evaluate(out, targets, rows, k, scale, dz);
+            backward_output<true>(rows);
+        }
+        backward_layers<Update>(rows, std::make_index_sequence<layer_count>{});
+        return r;
+    }
+
+    template <bool FinalActivation>
+    void forward_pass(std::size_t rows) noexcept {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (forward_phase<FinalActivation, I>(rows), ...);
+        }(std::make_index_sequence<layer_count>{});
+    }
+
+    template <bool FinalActivation, std::size_t I>
+    void forward_phase(std::size_t rows) noexcept {
+        using Act = typename Arch::template layer_type<I>::activation_type;
+        const std::size_t in = net_.width(I), out = net_.width(I + 1);
+        const bool whole_rows = FinalActivation && !Act::elementwise;
+        if (whole_rows || !parallel(rows, in, out)) {
+            net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, 0, out);
+            return;
+        }
+        auto body = [&](std::size_t t, std::size_t n) {
+            const auto [c0, c1] = split_range(out, t, n);
+            net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, c0, c1);
+        };
+        pool_.run(body);
+    }
+
     // Gradient of the last layer's pre-activation into deltas_[L], and its bias gradient.
     template <bool ApplyActivation>
     void backward_output(std::size_t rows) noexcept {
@@ -319,33 +374,72 @@ private:
         }
     }
 
-    template <std::size_t... I>
+    template <bool Update, std::size_t... I>
     void backward_layers(std::size_t rows, std::index_sequence<I...>) noexcept {
-        (backward_layer<layer_count - 1 - I>(rows), ...);
+        (backward_phase<Update, layer_count - 1 - I>(rows), ...);
     }
 
-    // deltas_[l+1] holds dL/dz of layer l (its bias gradient is done): kernel gradient, then
-    // dL/dz of layer l-1 with its activation derivative and bias gradient in one sweep.
-    template <std::size_t L>
-    void backward_layer(std::size_t rows) noexcept {
+    template <bool Update, std::size_t L>
+    void backward_phase(std::size_t rows) noexcept {
+        const std::size_t in = net_.width(L), out = net_.width(L + 1);
+        if (!parallel(rows, in, out)) {
+            backward_block<Update, L>(rows, 0, in, true);
+            return;
+        }
+        auto body = [&](std::size_t t, std::size_t n) {
+            const auto [r0, r1] = split_range(in, t, n);
+            backward_block<Update, L>(rows, r0, r1, t == 0);
+        };
+        pool_.run(body);
+    }
+
+    // deltas_[L+1] holds dL/dz of layer L, whose bias gradient is done. For kernel rows
+    // [r0, r1) (= input columns [r0, r1)): the kernel gradient rows; dL/dz of layer L-1 in those
+    // columns, with its activation derivative and bias gradient in one sweep; then, when
+    // updating, the optimizer on those kernel rows. Only this block reads those rows of W_L, so
+    // updating them here is safe. The thread with `owns_bias` also updates b_L.
+    template <bool Update, std::size_t L>
+    void backward_block(std::size_t rows, std::size_t r0, std::size_t r1, bool owns_bias) noexcept {
         using kernels::cpu::trans;
         const std::size_t in = net_.width(L), out = net_.width(L + 1);
+        if (Update && owns_bias) {
+            update_range(net_.bias_offset(L), out);
+        }
+        if (r1 <= r0) {
+            return;
+        }
+        const std::size_t cols = r1 - r0;
         const T* d = deltas_[L + 1].data();
-        kernels::cpu::gemm(trans::yes, trans::no, in, out, rows, T(1), acts_[L].data(), d, T(0),
-                           grads_.data() + net_.kernel_offset(L));
+        T* dw = grads_.data() + net_.kernel_offset(L) + r0 * out;
+        kernels::cpu::gemm(trans::yes, trans::no, cols, out, rows, T(1), acts_[L].data() + r0, in,
+                           d, out, T(0), dw, out);
         if constexpr (L > 0) {
             using Prev = typename Arch::template layer_type<L - 1>;
-            T* dprev = deltas_[L].data();
-            kernels::cpu::gemm(trans::no, trans::yes, rows, in, out, T(1), d,
-                               net_.kernel(L).data(), T(0), dprev);
+            T* dprev = deltas_[L].data() + r0;
+            kernels::cpu::gemm(trans::no, trans::yes, rows, cols, out, T(1), d, out,
+                               net_.kernel(L).data() + r0 * out, out, T(0), dprev, in);
             kernels::cpu::activation_backward_bias<typename Prev::activation_type>(
-                acts_[L].data(), dprev, rows, in, grads_.data() + net_.bias_offset(L - 1));
+                acts_[L].data() + r0, dprev, rows, cols, in,
+                grads_.data() + net_.bias_offset(L - 1) + r0);
         }
+        if constexpr (Update) {
+            update_range(net_.kernel_offset(L) + r0 * out, cols * out);
+        }
+    }
+
+    void update_range(std::size_t offset, std::size_t n) noexcept {
+        std::array<T*, Optimizer::state_slots> s{};
+        for (std::size_t i = 0; i < Optimizer::state_slots; ++i) {
+            s[i] = state_ptrs_[i] + offset;
+        }
+        opt_.update(net_.parameters().data() + offset, grads_.data() + offset, s, n, iteration_);
     }
 
     network_type& net_;
     Optimizer opt_;
     std::size_t batch_;
+    thread_pool pool_;
+    int blas_threads_;
     std::size_t iteration_ = 0;
     std::array<buffer<T>, layer_count + 1> acts_;
     std::array<T*, layer_count + 1> act_ptrs_{};

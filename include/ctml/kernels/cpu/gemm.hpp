@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "ctml/config.hpp"
+#include "ctml/core/thread_pool.hpp"
 
 #if CTML_BLAS_OPENBLAS
 extern "C" {
@@ -22,56 +23,67 @@ namespace ctml::kernels::cpu {
 
 enum class trans : bool { no = false, yes = true };
 
-/// C(m×n) = alpha · op(A) · op(B) + beta · C, all row-major and densely packed:
+namespace detail {
+inline CBLAS_TRANSPOSE cblas_trans(trans t) noexcept { return t == trans::yes ? CblasTrans : CblasNoTrans; }
+inline int as_int(std::size_t v) noexcept { return static_cast<int>(v); }
+} // namespace detail
+
+/// C(m×n) = alpha · op(A) · op(B) + beta · C, row-major with leading dimensions lda, ldb, ldc:
 /// op(A) is m×k (A stored k×m when transposed), op(B) is k×n (B stored n×k when transposed).
+/// Leading dimensions let a thread compute a block of columns of C in place.
 inline void gemm(trans ta, trans tb, std::size_t m, std::size_t n, std::size_t k, float alpha,
-                 const float* a, const float* b, float beta, float* c) noexcept {
-    const auto lda = static_cast<int>(ta == trans::yes ? m : k);
-    const auto ldb = static_cast<int>(tb == trans::yes ? k : n);
-    cblas_sgemm(CblasRowMajor, ta == trans::yes ? CblasTrans : CblasNoTrans,
-                tb == trans::yes ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-                static_cast<int>(n), static_cast<int>(k), alpha, a, lda, b, ldb, beta, c,
-                static_cast<int>(n));
+                 const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
+                 float* c, std::size_t ldc) noexcept {
+    using detail::as_int;
+    cblas_sgemm(CblasRowMajor, detail::cblas_trans(ta), detail::cblas_trans(tb), as_int(m),
+                as_int(n), as_int(k), alpha, a, as_int(lda), b, as_int(ldb), beta, c, as_int(ldc));
 }
 
 inline void gemm(trans ta, trans tb, std::size_t m, std::size_t n, std::size_t k, double alpha,
-                 const double* a, const double* b, double beta, double* c) noexcept {
-    const auto lda = static_cast<int>(ta == trans::yes ? m : k);
-    const auto ldb = static_cast<int>(tb == trans::yes ? k : n);
-    cblas_dgemm(CblasRowMajor, ta == trans::yes ? CblasTrans : CblasNoTrans,
-                tb == trans::yes ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-                static_cast<int>(n), static_cast<int>(k), alpha, a, lda, b, ldb, beta, c,
-                static_cast<int>(n));
+                 const double* a, std::size_t lda, const double* b, std::size_t ldb, double beta,
+                 double* c, std::size_t ldc) noexcept {
+    using detail::as_int;
+    cblas_dgemm(CblasRowMajor, detail::cblas_trans(ta), detail::cblas_trans(tb), as_int(m),
+                as_int(n), as_int(k), alpha, a, as_int(lda), b, as_int(ldb), beta, c, as_int(ldc));
+}
+
+/// The same on densely packed matrices.
+template <class T>
+void gemm(trans ta, trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+          const T* b, T beta, T* c) noexcept {
+    gemm(ta, tb, m, n, k, alpha, a, ta == trans::yes ? m : k, b, tb == trans::yes ? k : n, beta,
+         c, n);
+}
+
+/// Threads the BLAS itself uses for one call (OpenBLAS; 1 for another CBLAS).
+inline int blas_threads() noexcept {
+#if CTML_BLAS_OPENBLAS
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+inline void set_blas_threads(int n) noexcept {
+#if CTML_BLAS_OPENBLAS
+    openblas_set_num_threads(n < 1 ? 1 : n);
+#else
+    (void)n;
+#endif
 }
 
 } // namespace ctml::kernels::cpu
 
 namespace ctml {
 
-namespace detail {
-inline int& requested_threads() noexcept {
-    static int n = 0;
-    return n;
-}
-} // namespace detail
-
-/// @brief Sets the number of threads ctml's kernels use (0: all cores, the default).
-inline void set_num_threads(int n) noexcept {
-    detail::requested_threads() = n;
-#if CTML_BLAS_OPENBLAS
-    if (n > 0) {
-        openblas_set_num_threads(n);
-    }
-#endif
+/// @brief Sets the number of threads ctml uses (0: all cores, the default): a trainer's step
+/// threads, and the BLAS's own threads for calls made outside a trainer.
+inline void set_num_threads(std::size_t n) noexcept {
+    detail::configured_threads() = n;
+    kernels::cpu::set_blas_threads(static_cast<int>(thread_count()));
 }
 
-/// @brief The number of threads the BLAS uses now.
-inline int num_threads() noexcept {
-#if CTML_BLAS_OPENBLAS
-    return openblas_get_num_threads();
-#else
-    return detail::requested_threads();
-#endif
-}
+/// @brief The number of threads ctml uses (see set_num_threads).
+inline std::size_t num_threads() noexcept { return thread_count(); }
 
 } // namespace ctml
