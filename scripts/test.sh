@@ -2,12 +2,23 @@
 # SPDX-License-Identifier: MIT
 # The one test command: configure (Ninja, Release) into build/, build everything, run every test.
 # Run from anywhere; extra arguments go to ctest (e.g. -R packaging, -L gpu, -LE gpu).
+# A failed build does not hide the tests: the build keeps going past errors, ctest still runs
+# (tests whose programs did not build show as failed), and the script exits non-zero.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build"
 jobs="$(nproc)"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build" -j "$jobs"
+build_status=0
+cmake --build "$build" -j "$jobs" -- -k 0 || build_status=$?
+if ((build_status != 0)); then
+  echo "test.sh: the build failed (the FAILED: lines above); running the tests anyway"
+fi
 cd "$build"
-ctest --output-on-failure -j "$jobs" "$@"
+test_status=0
+ctest --output-on-failure -j "$jobs" "$@" || test_status=$?
+if ((build_status != 0)); then
+  exit "$build_status"
+fi
+exit "$test_status"
