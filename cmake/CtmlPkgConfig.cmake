@@ -42,9 +42,14 @@ function(ctml_install_pkg_config destination)
   set(_template "${PROJECT_BINARY_DIR}/ctml.pc.in")
   configure_file("${PROJECT_SOURCE_DIR}/cmake/ctml.pc.in" "${_template}" @ONLY)
 
+  if(IS_ABSOLUTE "${destination}")
+    set(_dest "${destination}")
+  else()
+    set(_dest "\${CMAKE_INSTALL_PREFIX}/${destination}")
+  endif()
   install(CODE "
     set(CTML_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
     configure_file(\"${_template}\" \"${PROJECT_BINARY_DIR}/ctml.pc\" @ONLY)
-    file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${destination}\"
+    file(INSTALL DESTINATION \"${_dest}\"
          TYPE FILE FILES \"${PROJECT_BINARY_DIR}/ctml.pc\")")
 endfunction()
