@@ -17,7 +17,8 @@ if ((build_status != 0)); then
 fi
 cd "$build"
 test_status=0
-ctest --output-on-failure -j "$jobs" "$@" || test_status=$?
+# A default timeout, so that a hung test fails instead of stalling CI.
+ctest --output-on-failure -j "$jobs" --timeout 1500 "$@" || test_status=$?
 if ((build_status != 0)); then
   exit "$build_status"
 fi
