@@ -5,11 +5,11 @@
 #include "ctml/train/trainer.hpp"
 
 #ifdef CTML_COMPILE_FAIL
-using net_t = ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>,
-                               ctml::dense<3, ctml::sigmoid>>;
+using net_t =
+    ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>, ctml::dense<3, ctml::sigmoid>>;
 #else
-using net_t = ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>,
-                               ctml::dense<3, ctml::softmax>>;
+using net_t =
+    ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>, ctml::dense<3, ctml::softmax>>;
 #endif
 
 int main() {

@@ -4,8 +4,8 @@
 #include "ctml/optim/rmsprop.hpp"
 #include "ctml/train/run_config.hpp"
 
-using net_t = ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>,
-                               ctml::dense<3, ctml::softmax>>;
+using net_t =
+    ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>, ctml::dense<3, ctml::softmax>>;
 
 #ifdef CTML_COMPILE_FAIL
 struct hinge {

@@ -4,11 +4,11 @@
 #include "ctml/nn/network.hpp"
 
 #ifdef CTML_COMPILE_FAIL
-using net_t = ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::softmax>,
-                               ctml::dense<3, ctml::softmax>>;
+using net_t =
+    ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::softmax>, ctml::dense<3, ctml::softmax>>;
 #else
-using net_t = ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>,
-                               ctml::dense<3, ctml::softmax>>;
+using net_t =
+    ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>, ctml::dense<3, ctml::softmax>>;
 #endif
 
 int main() {

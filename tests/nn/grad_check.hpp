@@ -73,7 +73,7 @@ struct reference_pass {
 
 template <class Arch>
 reference_pass reference_forward(const ctml::network<Arch, double>& net,
-                                       const std::vector<double>& x, std::size_t rows) {
+                                 const std::vector<double>& x, std::size_t rows) {
     reference_pass r;
     std::vector<double> a = x;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -101,7 +101,8 @@ reference_pass reference_forward(const ctml::network<Arch, double>& net,
                 a = std::move(z);
             }(),
             ...);
-    }(std::make_index_sequence<Arch::layer_count>{});
+    }
+    (std::make_index_sequence<Arch::layer_count>{});
     r.out = std::move(a);
     return r;
 }
@@ -126,7 +127,8 @@ inline targets random_targets(ctml::rng& r, std::size_t rows, std::size_t k, tar
     for (std::size_t i = 0; i < rows; ++i) {
         double s = 0;
         for (std::size_t j = 0; j < k; ++j) {
-            t.dense[i * k + j] = kind == target_kind::real ? r.uniform(-1.5, 1.5) : r.uniform(0.05, 1);
+            t.dense[i * k + j] =
+                kind == target_kind::real ? r.uniform(-1.5, 1.5) : r.uniform(0.05, 1);
             s += t.dense[i * k + j];
         }
         if (kind == target_kind::probabilities) {
@@ -139,11 +141,11 @@ inline targets random_targets(ctml::rng& r, std::size_t rows, std::size_t k, tar
 }
 
 struct result {
-    double max_rel = 0;        // worst relative error over all parameters
-    std::size_t worst = 0;     // its index in net.parameters()
+    double max_rel = 0;    // worst relative error over all parameters
+    std::size_t worst = 0; // its index in net.parameters()
     double analytic = 0, numeric = 0;
     std::size_t checked = 0;
-    double max_abs_grad = 0;   // so that a check of all-zero gradients cannot pass unnoticed
+    double max_abs_grad = 0; // so that a check of all-zero gradients cannot pass unnoticed
 };
 
 // Relative error with a floor in the denominator: a gradient entry near zero is compared
@@ -156,11 +158,15 @@ inline double relative_error(double a, double n) {
 /// Analytic gradients of the mean loss (trainer::forward_backward) against central finite
 /// differences (steps ±h, ±2h) of the mean loss recomputed with trainer::evaluate_batch, for every
 /// parameter. `x` (rows × input width) is copied into the trainer's input.
+/// `threads`: the trainer's step threads (large layers are then split in column blocks);
+/// `only`: the parameter indices to check (all when empty).
 template <class Arch, class Loss>
 result check(ctml::network<Arch, double>& net, const std::vector<double>& x, std::size_t rows,
-             const targets& t, bool use_labels, double h = 1e-4) {
+             const targets& t, bool use_labels, std::size_t threads = 1,
+             const std::vector<std::size_t>& only = {}, double h = 1e-4) {
     // The batch is larger than `rows`: the gradient must be the mean over `rows`, not the batch.
-    ctml::trainer<Arch, Loss, ctml::sgd<>, double> tr(net, rows + 3);
+    ctml::trainer<Arch, Loss, ctml::sgd<>, double> tr(net, rows + 3, {}, threads);
+    REQUIRE(tr.threads() == threads);
     std::copy(x.begin(), x.end(), tr.input());
     const ctml::target_view<double> tv{use_labels ? t.labels.data() : nullptr,
                                        use_labels ? nullptr : t.dense.data()};
@@ -170,7 +176,8 @@ result check(ctml::network<Arch, double>& net, const std::vector<double>& x, std
     REQUIRE(g.size() == p.size());
     result r;
     const double n = static_cast<double>(rows);
-    for (std::size_t i = 0; i < p.size(); ++i) {
+    for (std::size_t k = 0; k < (only.empty() ? p.size() : only.size()); ++k) {
+        const std::size_t i = only.empty() ? k : only[k];
         const double saved = p[i];
         auto loss_at = [&](double d) {
             p[i] = saved + d;

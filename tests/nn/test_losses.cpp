@@ -60,8 +60,7 @@ std::size_t argmax_row(const double* v, std::size_t k) {
 
 // -Σ t log softmax(z) from the definition (logits in [-4, 4]: no overflow to worry about),
 // d/dz = softmax(z)·Σt - t.
-template <class Loss>
-void check_cross_entropy(const problem& p, bool labels, bool alias_p) {
+template <class Loss> void check_cross_entropy(const problem& p, bool labels, bool alias_p) {
     const ctml::target_view<double> tv{labels ? p.t.labels.data() : nullptr,
                                        labels ? nullptr : p.t.dense.data()};
     const double scale = 0.25;
@@ -103,8 +102,8 @@ TEST_CASE("categorical_crossentropy: loss, probabilities, gradient and accuracy 
     ctml::rng r(seed);
     for (int rep = 0; rep < 20; ++rep) {
         const bool alias = rep % 2 == 0;
-        check_cross_entropy<ctml::categorical_crossentropy>(
-            random_problem(r, target_kind::labels), true, alias);
+        check_cross_entropy<ctml::categorical_crossentropy>(random_problem(r, target_kind::labels),
+                                                            true, alias);
         check_cross_entropy<ctml::categorical_crossentropy>(
             random_problem(r, target_kind::probabilities), false, alias);
         check_cross_entropy<ctml::categorical_crossentropy>(
@@ -125,8 +124,8 @@ TEST_CASE("mean_squared_error: mean over outputs, then batch; labels read as one
                                            labels ? nullptr : p.t.dense.data()};
         std::vector<double> dy(p.z.size());
         const double scale = 1.0 / 3;
-        const auto res = ctml::mean_squared_error::evaluate(p.z.data(), tv, p.rows, p.k, scale,
-                                                            dy.data());
+        const auto res =
+            ctml::mean_squared_error::evaluate(p.z.data(), tv, p.rows, p.k, scale, dy.data());
         double loss = 0;
         std::size_t correct = 0;
         for (std::size_t i = 0; i < p.rows; ++i) {
@@ -149,8 +148,8 @@ TEST_CASE("mean_squared_error: mean over outputs, then batch; labels read as one
 
 // Gradient checks through a network: the loss's gradient composed with the last layer.
 TEST_CASE("gradient check: every loss and target kind") {
-    using softmax_net = ctml::sequential<ctml::input<4>, ctml::dense<6, ctml::tanh>,
-                                         ctml::dense<5, ctml::softmax>>;
+    using softmax_net =
+        ctml::sequential<ctml::input<4>, ctml::dense<6, ctml::tanh>, ctml::dense<5, ctml::softmax>>;
     using linear_net = ctml::sequential<ctml::input<4>, ctml::dense<6, ctml::tanh>,
                                         ctml::dense<5, ctml::identity>>;
     const auto seed = grad_check::fresh_seed();
@@ -191,8 +190,8 @@ TEST_CASE_TEMPLATE("softmax cross-entropy is finite and exact at logits of ±1e4
         CAPTURE(c);
         std::vector<T> z(z0, z0 + 3), p(3), dz(3);
         const ctml::target_view<T> tv{&c, nullptr};
-        const auto res =
-            ctml::sparse_categorical_crossentropy::fused(z.data(), tv, 1, 3, T(1), p.data(), dz.data());
+        const auto res = ctml::sparse_categorical_crossentropy::fused(z.data(), tv, 1, 3, T(1),
+                                                                      p.data(), dz.data());
         REQUIRE(std::isfinite(res.loss_sum));
         CHECK(static_cast<double>(res.loss_sum) == doctest::Approx(loss_exact[c]).epsilon(tol));
         for (std::size_t j = 0; j < 3; ++j) {
@@ -246,7 +245,8 @@ TEST_CASE_TEMPLATE("trainer: huge logits give the exact finite loss and gradient
     const double d[] = {p[0], p[1] - 1, p[2]};
     for (std::size_t j = 0; j < 3; ++j) {
         REQUIRE(std::isfinite(g[j]));
-        CHECK(static_cast<double>(g[net.kernel_offset(0) + j]) == doctest::Approx(d[j]).epsilon(tol));
+        CHECK(static_cast<double>(g[net.kernel_offset(0) + j]) ==
+              doctest::Approx(d[j]).epsilon(tol));
         CHECK(g[net.kernel_offset(0) + 3 + j] == T(0)); // x₁ = 0
         CHECK(static_cast<double>(g[net.bias_offset(0) + j]) == doctest::Approx(d[j]).epsilon(tol));
     }

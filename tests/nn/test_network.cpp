@@ -26,9 +26,9 @@ static_assert(keras_net::layer_count == 3);
 static_assert(keras_net::all_static);
 static_assert(std::is_same_v<keras_net::output_activation, ctml::softmax>);
 
-using chainer_net = ctml::sequential<ctml::input<784>, ctml::linear<784, 100, ctml::relu>,
-                                     ctml::linear<100, 100, ctml::relu>,
-                                     ctml::linear<100, 10, ctml::softmax>>;
+using chainer_net =
+    ctml::sequential<ctml::input<784>, ctml::linear<784, 100, ctml::relu>,
+                     ctml::linear<100, 100, ctml::relu>, ctml::linear<100, 10, ctml::softmax>>;
 static_assert(chainer_net::parameter_count == 784 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10);
 
 using sweep_net = ctml::sequential<ctml::input<784>, ctml::dense<ctml::dynamic, ctml::relu>,
@@ -51,7 +51,6 @@ static_assert(!ctml::activation<int> && !ctml::activation<ctml::glorot_uniform>)
 static_assert(ctml::initializer<ctml::glorot_uniform> && ctml::initializer<ctml::he_normal> &&
               ctml::initializer<ctml::lecun_normal> && ctml::initializer<ctml::zeros>);
 static_assert(!ctml::initializer<ctml::relu>);
-
 
 void require_gradients_match(const grad_check::result& r) {
     INFO("parameters checked: " << r.checked << ", worst index " << r.worst << ": analytic "
@@ -82,7 +81,8 @@ TEST_CASE("network: parameter count and layout of the Keras network") {
 }
 
 TEST_CASE("network: dynamic widths come from layer_widths") {
-    ctml::network<sweep_net> net(ctml::layer_widths<sweep_net>{}.set(0, 300, "--first-layer-neurons"));
+    ctml::network<sweep_net> net(
+        ctml::layer_widths<sweep_net>{}.set(0, 300, "--first-layer-neurons"));
     CHECK(net.parameter_count() == keras_net::parameter_count);
     CHECK(net.width(1) == 300);
     ctml::network<sweep_net> small(ctml::layer_widths<sweep_net>{}.set(0, 20));
@@ -112,9 +112,9 @@ TEST_CASE("layer_widths: a conflicting width names the flag and the compiled wid
 }
 
 TEST_CASE("layer_widths: a dynamic width that was never set is an error naming the layer") {
-    using net_t = ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>,
-                                   ctml::dense<ctml::dynamic, ctml::relu>,
-                                   ctml::dense<2, ctml::softmax>>;
+    using net_t =
+        ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>,
+                         ctml::dense<ctml::dynamic, ctml::relu>, ctml::dense<2, ctml::softmax>>;
     try {
         ctml::network<net_t> net{ctml::layer_widths<net_t>{}};
         FAIL("expected ctml::config_error");
@@ -214,8 +214,8 @@ TEST_CASE("network: forward pass and predict agree with plain loops") {
 
 TEST_CASE_TEMPLATE("gradient check: hidden activation (sparse categorical cross-entropy)", Act,
                    ctml::identity, ctml::relu, ctml::tanh, ctml::sigmoid) {
-    using net_t = ctml::sequential<ctml::input<5>, ctml::dense<7, Act>,
-                                   ctml::dense<3, ctml::softmax>>;
+    using net_t =
+        ctml::sequential<ctml::input<5>, ctml::dense<7, Act>, ctml::dense<3, ctml::softmax>>;
     const auto seed = grad_check::fresh_seed();
     INFO("seed " << seed << " (replay with CTML_TEST_SEED=" << seed << ")");
     ctml::rng r(seed);
@@ -261,8 +261,8 @@ TEST_CASE("gradient check: deep network with linear<>, a dynamic width and every
 }
 
 TEST_CASE("gradient check: one row, one hidden unit") {
-    using net_t = ctml::sequential<ctml::input<1>, ctml::dense<1, ctml::tanh>,
-                                   ctml::dense<2, ctml::softmax>>;
+    using net_t =
+        ctml::sequential<ctml::input<1>, ctml::dense<1, ctml::tanh>, ctml::dense<2, ctml::softmax>>;
     const auto seed = grad_check::fresh_seed();
     INFO("seed " << seed << " (replay with CTML_TEST_SEED=" << seed << ")");
     ctml::rng r(seed);
@@ -271,4 +271,81 @@ TEST_CASE("gradient check: one row, one hidden unit") {
     const auto t = grad_check::random_targets(r, 1, 2, grad_check::target_kind::labels);
     require_gradients_match(
         grad_check::check<net_t, ctml::categorical_crossentropy>(net, x, 1, t, true));
+}
+
+// Layers this large are split into column blocks over the trainer's step threads (forward) and
+// into kernel-row blocks (backward). Three threads give uneven blocks. A sample of parameters
+// from every layer's kernel and bias is checked (all of them would take minutes).
+TEST_CASE("gradient check: layers split over step threads") {
+    using net_t = ctml::sequential<ctml::input<64>, ctml::dense<256, ctml::tanh>,
+                                   ctml::dense<64, ctml::relu>, ctml::dense<10, ctml::softmax>>;
+    const auto seed = grad_check::fresh_seed();
+    INFO("seed " << seed << " (replay with CTML_TEST_SEED=" << seed << ")");
+    ctml::rng r(seed);
+    ctml::network<net_t, double> net;
+    const std::size_t rows = 20; // 20 · 64 · 256 multiply-adds: above the trainer's threshold
+    // 1280 relu units: a margin of 1e-2 from the kink is rarely drawn. A step of ±2h = 2e-4 in
+    // one parameter moves a relu pre-activation by at most 2e-4 here (inputs and tanh outputs
+    // are within ±1, kernels within ±0.14), so 5e-4 is enough.
+    const auto x = grad_check::randomize(net, r, rows, 5e-4);
+    const auto t = grad_check::random_targets(r, rows, 10, grad_check::target_kind::labels);
+    std::vector<std::size_t> only;
+    for (std::size_t l = 0; l < net_t::layer_count; ++l) {
+        for (int i = 0; i < 60; ++i) {
+            only.push_back(net.kernel_offset(l) + r.below(net.kernel(l).size()));
+        }
+        for (int i = 0; i < 20; ++i) {
+            only.push_back(net.bias_offset(l) + r.below(net.bias(l).size()));
+        }
+    }
+    for (const std::size_t threads : {1, 2, 3}) {
+        CAPTURE(threads);
+        require_gradients_match(grad_check::check<net_t, ctml::sparse_categorical_crossentropy>(
+            net, x, rows, t, true, threads, only));
+    }
+}
+
+// train_batch updates each layer inside its backward block, on the thread that computed the
+// gradient; it must land where forward_backward followed by one optimizer pass lands.
+TEST_CASE("trainer: train_batch equals forward_backward + apply_gradients, any thread count") {
+    using net_t = ctml::sequential<ctml::input<64>, ctml::dense<256, ctml::sigmoid>,
+                                   ctml::dense<64, ctml::relu>, ctml::dense<10, ctml::softmax>>;
+    using opt_t = ctml::sgd<0.05, 0.9, true>;
+    const auto seed = grad_check::fresh_seed();
+    INFO("seed " << seed << " (replay with CTML_TEST_SEED=" << seed << ")");
+    ctml::rng r(seed);
+    ctml::network<net_t, double> start;
+    const std::size_t rows = 24;
+    const auto x = grad_check::randomize(start, r, rows, 0.0);
+    const auto t = grad_check::random_targets(r, rows, 10, grad_check::target_kind::labels);
+    const ctml::target_view<double> tv{t.labels.data(), nullptr};
+
+    ctml::network<net_t, double> ref = start;
+    {
+        ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, opt_t, double> tr(ref, 32, {},
+                                                                                      1);
+        for (int step = 0; step < 3; ++step) {
+            std::copy(x.begin(), x.end(), tr.input());
+            tr.forward_backward(tv, rows);
+            tr.apply_gradients();
+        }
+    }
+    for (const std::size_t threads : {1, 2, 3}) {
+        CAPTURE(threads);
+        ctml::network<net_t, double> net = start;
+        ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, opt_t, double> tr(net, 32, {},
+                                                                                      threads);
+        for (int step = 0; step < 3; ++step) {
+            std::copy(x.begin(), x.end(), tr.input());
+            tr.train_batch(tv, rows);
+        }
+        CHECK(tr.iterations() == 3);
+        double worst = 0;
+        for (std::size_t i = 0; i < net.parameter_count(); ++i) {
+            worst = std::max(worst, std::abs(net.parameters()[i] - ref.parameters()[i]));
+        }
+        CHECK(worst < 1e-12);
+        CHECK(std::memcmp(net.parameters().data(), start.parameters().data(),
+                          net.parameter_count() * sizeof(double)) != 0);
+    }
 }

@@ -67,16 +67,14 @@ interleave(const std::vector<double>& p0, const std::vector<std::vector<double>>
     return {p, steps};
 }
 
-template <class Opt>
-std::vector<std::pair<std::string, double>> hyperparameters(const Opt& opt) {
+template <class Opt> std::vector<std::pair<std::string, double>> hyperparameters(const Opt& opt) {
     std::vector<std::pair<std::string, double>> v;
     opt.visit_hyperparameters([&](std::string_view k, double x) { v.emplace_back(k, x); });
     return v;
 }
 
 /// The message of the config_error that set(key, value) throws ("" when it does not throw).
-template <class Opt>
-std::string set_error(Opt opt, std::string_view key, double value) {
+template <class Opt> std::string set_error(Opt opt, std::string_view key, double value) {
     try {
         opt.set(key, value);
     } catch (const ctml::config_error& e) {

@@ -21,19 +21,21 @@ TEST_CASE_TEMPLATE("adam: three steps worked by hand (lr 0.01, beta 0.9 / 0.999,
     // p ← p - lr_t·m / (√v + ε).
     // A: p₀ = 1, g = 0.5, -0.2, 0.3.
     const double ma1 = 0.1 * 0.5, va1 = 0.001 * 0.25;
-    const double pa1 = 1.0 - 0.01 * std::sqrt(1 - 0.999) / (1 - 0.9) * ma1 / (std::sqrt(va1) + 1e-7);
+    const double pa1 =
+        1.0 - 0.01 * std::sqrt(1 - 0.999) / (1 - 0.9) * ma1 / (std::sqrt(va1) + 1e-7);
     const double ma2 = 0.9 * ma1 + 0.1 * -0.2, va2 = 0.999 * va1 + 0.001 * 0.04;
-    const double pa2 = pa1 - 0.01 * std::sqrt(1 - 0.999 * 0.999) / (1 - 0.9 * 0.9) * ma2 /
-                                 (std::sqrt(va2) + 1e-7);
+    const double pa2 =
+        pa1 - 0.01 * std::sqrt(1 - 0.999 * 0.999) / (1 - 0.9 * 0.9) * ma2 / (std::sqrt(va2) + 1e-7);
     const double ma3 = 0.9 * ma2 + 0.1 * 0.3, va3 = 0.999 * va2 + 0.001 * 0.09;
     const double pa3 = pa2 - 0.01 * std::sqrt(1 - 0.999 * 0.999 * 0.999) / (1 - 0.9 * 0.9 * 0.9) *
                                  ma3 / (std::sqrt(va3) + 1e-7);
     // B: p₀ = -2, g = -1, 0, 4.
     const double mb1 = 0.1 * -1.0, vb1 = 0.001 * 1.0;
-    const double pb1 = -2.0 - 0.01 * std::sqrt(1 - 0.999) / (1 - 0.9) * mb1 / (std::sqrt(vb1) + 1e-7);
+    const double pb1 =
+        -2.0 - 0.01 * std::sqrt(1 - 0.999) / (1 - 0.9) * mb1 / (std::sqrt(vb1) + 1e-7);
     const double mb2 = 0.9 * mb1, vb2 = 0.999 * vb1;
-    const double pb2 = pb1 - 0.01 * std::sqrt(1 - 0.999 * 0.999) / (1 - 0.9 * 0.9) * mb2 /
-                                 (std::sqrt(vb2) + 1e-7);
+    const double pb2 =
+        pb1 - 0.01 * std::sqrt(1 - 0.999 * 0.999) / (1 - 0.9 * 0.9) * mb2 / (std::sqrt(vb2) + 1e-7);
     const double mb3 = 0.9 * mb2 + 0.1 * 4.0, vb3 = 0.999 * vb2 + 0.001 * 16.0;
     const double pb3 = pb2 - 0.01 * std::sqrt(1 - 0.999 * 0.999 * 0.999) / (1 - 0.9 * 0.9 * 0.9) *
                                  mb3 / (std::sqrt(vb3) + 1e-7);
@@ -41,7 +43,8 @@ TEST_CASE_TEMPLATE("adam: three steps worked by hand (lr 0.01, beta 0.9 / 0.999,
     CHECK(1.0 - pa1 == doctest::Approx(0.01).epsilon(1e-4));
     CHECK(pb1 + 2.0 == doctest::Approx(0.01).epsilon(1e-4));
 
-    const auto [p, steps] = optim_check::interleave({1.0, -2.0}, {{0.5, -0.2, 0.3}, {-1.0, 0.0, 4.0}});
+    const auto [p, steps] =
+        optim_check::interleave({1.0, -2.0}, {{0.5, -0.2, 0.3}, {-1.0, 0.0, 4.0}});
     const double tol = sizeof(T) == 4 ? 1e-6 : 1e-13;
     SUBCASE("compiled hyperparameters") {
         const auto out = optim_check::run<T>(ctml::adam<0.01>{}, p, steps);
@@ -61,7 +64,8 @@ TEST_CASE_TEMPLATE("adam: three steps worked by hand (lr 0.01, beta 0.9 / 0.999,
         opt.set("epsilon", 0.01);
         // One step: m = 0.5·0.5, v = 0.25·0.25, lr_1 = 0.01·√0.25/0.5 = 0.01.
         const auto one = optim_check::run<T>(opt, {1.0}, {{0.5}});
-        CHECK(one[0] == doctest::Approx(1.0 - 0.01 * 0.25 / (std::sqrt(0.0625) + 0.01)).epsilon(tol));
+        CHECK(one[0] ==
+              doctest::Approx(1.0 - 0.01 * 0.25 / (std::sqrt(0.0625) + 0.01)).epsilon(tol));
     }
 }
 

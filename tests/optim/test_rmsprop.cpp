@@ -19,11 +19,11 @@ static_assert(ctml::rmsprop<>::state_slots == 1);
 TEST_CASE_TEMPLATE("rmsprop: three steps worked by hand (lr 0.01, rho 0.9, eps 1e-7)", T, float,
                    double) {
     // A: p₀ = 1, g = 0.5, -0.2, 0.3.
-    const double va1 = 0.1 * 0.25;                // ρ·0 + (1-ρ)·0.5²
+    const double va1 = 0.1 * 0.25; // ρ·0 + (1-ρ)·0.5²
     const double pa1 = 1.0 - 0.01 * 0.5 / (std::sqrt(va1) + 1e-7);
-    const double va2 = 0.9 * va1 + 0.1 * 0.04;    // = 0.0265
+    const double va2 = 0.9 * va1 + 0.1 * 0.04; // = 0.0265
     const double pa2 = pa1 - 0.01 * -0.2 / (std::sqrt(va2) + 1e-7);
-    const double va3 = 0.9 * va2 + 0.1 * 0.09;    // = 0.03285
+    const double va3 = 0.9 * va2 + 0.1 * 0.09; // = 0.03285
     const double pa3 = pa2 - 0.01 * 0.3 / (std::sqrt(va3) + 1e-7);
     // B: p₀ = -2, g = -1, 0, 4 (a zero gradient does not move p).
     const double vb1 = 0.1 * 1.0;
@@ -39,8 +39,8 @@ TEST_CASE_TEMPLATE("rmsprop: three steps worked by hand (lr 0.01, rho 0.9, eps 1
     CHECK(pa2 == doctest::Approx(0.980663).epsilon(1e-6));
     CHECK(pa3 == doctest::Approx(0.964111).epsilon(1e-6));
 
-    const auto [p, steps] = optim_check::interleave({1.0, -2.0, 3.0},
-                                                    {{0.5, -0.2, 0.3}, {-1.0, 0.0, 4.0}, {0, 0, 0}});
+    const auto [p, steps] =
+        optim_check::interleave({1.0, -2.0, 3.0}, {{0.5, -0.2, 0.3}, {-1.0, 0.0, 4.0}, {0, 0, 0}});
     const double tol = sizeof(T) == 4 ? 1e-6 : 1e-14;
     SUBCASE("compiled hyperparameters") {
         const auto out = optim_check::run<T>(ctml::rmsprop<0.01>{}, p, steps);
