@@ -51,10 +51,13 @@ TEST_CASE_TEMPLATE("gemm: every transposition, alpha and beta, against plain loo
     const std::size_t shapes[][3] = {
         {1, 1, 1}, {3, 5, 7}, {50, 100, 300}, {17, 33, 65}, {64, 10, 128}};
     const double scalars[][2] = {{1, 0}, {0.5, 1}, {-2, 0.25}};
-    for (const auto& [m, n, k] : shapes) {
+    for (const auto& shape : shapes) {
+        // (no structured bindings: clang 14 cannot capture them in CAPTURE's lambda)
+        const std::size_t m = shape[0], n = shape[1], k = shape[2];
         for (const trans ta : {trans::no, trans::yes}) {
             for (const trans tb : {trans::no, trans::yes}) {
-                for (const auto& [alpha, beta] : scalars) {
+                for (const auto& ab : scalars) {
+                    const double alpha = ab[0], beta = ab[1];
                     CAPTURE(m);
                     CAPTURE(n);
                     CAPTURE(k);
