@@ -160,7 +160,9 @@ endif()
 #    tests/self_contained in a sub-build, so one bad header fails one test, not the whole build.
 #    The same check is the target ctml_self_contained here (not built by default).
 ctml_add_self_contained_check(ctml_self_contained "${PROJECT_SOURCE_DIR}" EXCLUDE_FROM_ALL)
-find_program(CTML_CLANGXX NAMES clang++ clang++-16 clang++-15 clang++-14)
+# clang 18 is the first to accept the floating-point template parameters of the optimizers
+# (rmsprop<0.01>); Debian 12 ships clang-19 beside its default clang 14.
+find_program(CTML_CLANGXX NAMES clang++-19 clang++-18 clang++)
 foreach(_pair "cxx;${CMAKE_CXX_COMPILER}" "clang;${CTML_CLANGXX}")
   list(GET _pair 0 _which)
   list(GET _pair 1 _compiler)

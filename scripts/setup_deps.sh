@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential g++ clang cmake ninja-build meson pkg-config ccache git
+  build-essential g++ clang-19 cmake ninja-build meson pkg-config ccache git
   libxtensor-dev libxtensor-blas-dev libxsimd-dev libsimdjson-dev
   libopenblas-dev liblapack-dev zlib1g-dev
   doctest-dev libbenchmark-dev

@@ -349,13 +349,17 @@ TEST_CASE("train_batch allocates nothing after the first step (Keras network, ba
         INFO(describe(d));
         CHECK(d.total() == 0);
     }
-    SUBCASE("one step thread, OpenBLAS with 2 threads (its threaded GEMM path)") {
+    SUBCASE("one step thread, OpenBLAS set to 2 threads: the trainer runs it single-threaded") {
+        // OpenBLAS's threaded GEMM mallocs on every call; the trainer owns the parallelism.
         ctml::kernels::cpu::set_blas_threads(2);
-        keras_trainer t(net, batch, {}, 1);
-        REQUIRE(ctml::kernels::cpu::blas_threads() == 2);
-        const auto d = count_steps(t, data);
-        INFO(describe(d));
-        CHECK(d.total() == 0);
+        {
+            keras_trainer t(net, batch, {}, 1);
+            REQUIRE(ctml::kernels::cpu::blas_threads() == 1);
+            const auto d = count_steps(t, data);
+            INFO(describe(d));
+            CHECK(d.total() == 0);
+        }
+        CHECK(ctml::kernels::cpu::blas_threads() == 2); // restored when the trainer goes
     }
     SUBCASE("two step threads (the trainer's pool; OpenBLAS single-threaded inside)") {
         keras_trainer t(net, batch, {}, 2);
@@ -422,4 +426,39 @@ TEST_CASE("forward_backward, evaluate_batch, train_epoch and evaluate allocate n
     CHECK(diff.total() == 0);
     CHECK(e2.samples == n);
     CHECK(e0.loss != e2.loss); // the epoch in between trained
+}
+
+TEST_CASE_TEMPLATE("kernels::cpu::gemm allocates nothing for any column count", T, float, double) {
+    // OpenBLAS 0.3.21's AVX-512 small-matrix kernels malloc when the last vector of columns is
+    // at most half full; ctml's gemm routes those columns through GEMV. Sweep the column counts
+    // and the transpositions a step uses, in the small-matrix range and above it.
+    using ctml::kernels::cpu::trans;
+    const int blas_before = ctml::kernels::cpu::blas_threads();
+    ctml::kernels::cpu::set_blas_threads(1);
+    std::vector<T> a(128 * 800, T(0.5)), b(800 * 80, T(0.25)), c(128 * 80, T(0));
+    const std::pair<trans, trans> kinds[] = {
+        {trans::no, trans::no}, {trans::yes, trans::no}, {trans::no, trans::yes}};
+    for (const auto& [ta, tb] : kinds) {
+        for (const std::size_t m : {1u, 17u, 50u, 128u}) {
+            for (const std::size_t k : {40u, 100u, 784u}) {
+                for (std::size_t n = 1; n <= 80; ++n) {
+                    snapshot d{};
+                    {
+                        counted_region region;
+                        const auto before = snapshot::now();
+                        ctml::kernels::cpu::gemm(ta, tb, m, n, k, T(1), a.data(), b.data(), T(0),
+                                                 c.data());
+                        d = snapshot::now() - before;
+                    }
+                    CAPTURE(m);
+                    CAPTURE(n);
+                    CAPTURE(k);
+                    CHECK(d.total() == 0);
+                    // 0.5 · 0.25 summed k times, in every element written.
+                    CHECK(c[(m - 1) * n + n - 1] == doctest::Approx(0.125 * static_cast<double>(k)));
+                }
+            }
+        }
+    }
+    ctml::kernels::cpu::set_blas_threads(blas_before);
 }

@@ -83,14 +83,14 @@ public:
 
     /// @param net        the network to train (kept by reference; must outlive the trainer)
     /// @param batch_size rows per step (the last batch of an epoch may be smaller)
-    /// @param threads    step threads including the caller (0: ctml::num_threads()). With more
-    ///                   than one, the BLAS runs single-threaded inside them while the trainer lives.
+    /// @param threads    step threads including the caller (0: ctml::num_threads()). The BLAS
+    ///                   runs single-threaded inside them while the trainer lives.
     trainer(network_type& net, std::size_t batch_size, Optimizer opt = {}, std::size_t threads = 0)
         : net_(net), opt_(opt), batch_(batch_size),
           pool_(threads == 0 ? thread_count() : threads), blas_threads_(kernels::cpu::blas_threads()) {
-        if (pool_.size() > 1) {
-            kernels::cpu::set_blas_threads(1);
-        }
+        // The pool is the step's parallelism; OpenBLAS's own threads would oversubscribe the
+        // cores, and its threaded path mallocs on every call.
+        kernels::cpu::set_blas_threads(1);
         if (batch_size == 0) {
             throw config_error("batch size must be at least 1, got 0");
         }

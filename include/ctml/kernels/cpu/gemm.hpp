@@ -28,23 +28,65 @@ inline CBLAS_TRANSPOSE cblas_trans(trans t) noexcept { return t == trans::yes ? 
 inline int as_int(std::size_t v) noexcept { return static_cast<int>(v); }
 } // namespace detail
 
-/// C(m×n) = alpha · op(A) · op(B) + beta · C, row-major with leading dimensions lda, ldb, ldc:
-/// op(A) is m×k (A stored k×m when transposed), op(B) is k×n (B stored n×k when transposed).
-/// Leading dimensions let a thread compute a block of columns of C in place.
-inline void gemm(trans ta, trans tb, std::size_t m, std::size_t n, std::size_t k, float alpha,
-                 const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
-                 float* c, std::size_t ldc) noexcept {
+/// One CBLAS call, exactly as asked (no shape-dependent splitting).
+inline void blas_gemm(trans ta, trans tb, std::size_t m, std::size_t n, std::size_t k, float alpha,
+                      const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
+                      float* c, std::size_t ldc) noexcept {
     using detail::as_int;
     cblas_sgemm(CblasRowMajor, detail::cblas_trans(ta), detail::cblas_trans(tb), as_int(m),
                 as_int(n), as_int(k), alpha, a, as_int(lda), b, as_int(ldb), beta, c, as_int(ldc));
 }
 
-inline void gemm(trans ta, trans tb, std::size_t m, std::size_t n, std::size_t k, double alpha,
-                 const double* a, std::size_t lda, const double* b, std::size_t ldb, double beta,
-                 double* c, std::size_t ldc) noexcept {
+inline void blas_gemm(trans ta, trans tb, std::size_t m, std::size_t n, std::size_t k,
+                      double alpha, const double* a, std::size_t lda, const double* b,
+                      std::size_t ldb, double beta, double* c, std::size_t ldc) noexcept {
     using detail::as_int;
     cblas_dgemm(CblasRowMajor, detail::cblas_trans(ta), detail::cblas_trans(tb), as_int(m),
                 as_int(n), as_int(k), alpha, a, as_int(lda), b, as_int(ldb), beta, c, as_int(ldc));
+}
+
+/// y (stride incy) = alpha · A x (x with stride incx) + beta · y: one column of a GEMM.
+inline void blas_gemv_column(std::size_t m, std::size_t k, float alpha, const float* a,
+                             std::size_t lda, const float* x, std::size_t incx, float beta,
+                             float* y, std::size_t incy) noexcept {
+    using detail::as_int;
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, as_int(m), as_int(k), alpha, a, as_int(lda), x,
+                as_int(incx), beta, y, as_int(incy));
+}
+
+inline void blas_gemv_column(std::size_t m, std::size_t k, double alpha, const double* a,
+                             std::size_t lda, const double* x, std::size_t incx, double beta,
+                             double* y, std::size_t incy) noexcept {
+    using detail::as_int;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, as_int(m), as_int(k), alpha, a, as_int(lda), x,
+                as_int(incx), beta, y, as_int(incy));
+}
+
+/// C(m×n) = alpha · op(A) · op(B) + beta · C, row-major with leading dimensions lda, ldb, ldc:
+/// op(A) is m×k (A stored k×m when transposed), op(B) is k×n (B stored n×k when transposed).
+/// Leading dimensions let a thread compute a block of columns of C in place.
+template <class T>
+void gemm(trans ta, trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+          std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) noexcept {
+    // OpenBLAS 0.3.21's AVX-512 "small matrix" kernels (m·n·k up to 1e6) malloc a buffer on
+    // every non-transposed call whose last vector of columns is at most half full
+    // (n mod 16 in 1..8 for float, n mod 8 in 1..4 for double; measured, see
+    // tests/kernels/test_gemm.cpp). The training step must not allocate: such a call becomes a
+    // GEMM on the full vectors and one GEMV per remaining column.
+    constexpr std::size_t lanes = 64 / sizeof(T);
+    const std::size_t rem = n % lanes;
+    if (ta == trans::no && tb == trans::no && m * n * k <= 1000000 && rem != 0 &&
+        rem <= lanes / 2) {
+        const std::size_t head = n - rem;
+        if (head > 0) {
+            blas_gemm(ta, tb, m, head, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+        for (std::size_t j = head; j < n; ++j) {
+            blas_gemv_column(m, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
+        }
+        return;
+    }
+    blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /// The same on densely packed matrices.
