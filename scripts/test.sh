@@ -9,6 +9,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build"
 jobs="$(nproc)"
 
+# A fresh machine needs the packages first; this is a no-op once they are installed.
+if [[ "${CTML_SKIP_SETUP:-0}" != 1 ]]; then
+  bash "$root/scripts/setup_deps.sh"
+fi
+
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 build_status=0
 cmake --build "$build" -j "$jobs" -- -k 0 || build_status=$?

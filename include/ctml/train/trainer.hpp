@@ -5,12 +5,14 @@
 #pragma once
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
 #include <span>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -108,6 +110,7 @@ public:
         }
         labels_.resize(batch_);
         dense_.resize(batch_ * net_.output_width());
+        warm_up_blas();
     }
 
     trainer(const trainer&) = delete;
@@ -306,6 +309,30 @@ private:
             t.dense = dense_.data();
         }
         return t;
+    }
+
+    // OpenBLAS keeps a table of packing buffers and mmaps a new one the first time more of its
+    // calls are in flight at once than ever before. Steps run GEMMs on every pool thread at once,
+    // so the first step whose GEMMs happen to overlap would map memory. Each pool thread takes a
+    // buffer from that table and holds it until all hold one, so the table has a buffer per
+    // thread before the first step. (Overlapping warm-up GEMMs were not enough on a loaded
+    // machine: time slicing can keep them apart.)
+    void warm_up_blas() {
+#if CTML_BLAS_OPENBLAS
+        if (pool_.size() < 2) {
+            return;
+        }
+        std::atomic<std::size_t> holding{0};
+        auto body = [&](std::size_t, std::size_t count) {
+            void* buffer = blas_memory_alloc(0);
+            holding.fetch_add(1);
+            while (holding.load() < count) {
+                std::this_thread::yield();
+            }
+            blas_memory_free(buffer);
+        };
+        pool_.run(body);
+#endif
     }
 
     // Work below this many multiply-adds per layer runs on the calling thread alone: waking the

@@ -16,6 +16,9 @@
 extern "C" {
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+// OpenBLAS's packing-buffer table (exported by libopenblas; see ctml::trainer::warm_up_blas).
+void* blas_memory_alloc(int procpos);
+void blas_memory_free(void* buffer);
 }
 #endif
 
