@@ -87,6 +87,20 @@ foreach(_rel IN LISTS _ctml_cpp_tests)
   _ctml_test_properties(${_group}.${_stem})
 endforeach()
 
+# The kernels with instruction-set-specific paths (AVX-512 masks and compression in the sparse
+# first layer) are tested again as the examples build them, for this machine.
+if(CTML_NATIVE)
+  foreach(_rel kernels/test_sparse.cpp)
+    _ctml_split_test_path("${_rel}" _ok _group _stem)
+    add_executable(${_stem}_native "${PROJECT_SOURCE_DIR}/tests/${_rel}")
+    target_link_libraries(${_stem}_native PRIVATE ctml::ctml ctml_doctest_main doctest::doctest)
+    target_compile_options(${_stem}_native PRIVATE ${CTML_WARNINGS} -march=native)
+    add_test(NAME ${_group}.${_stem}.native COMMAND ${_stem}_native
+             WORKING_DIRECTORY "${PROJECT_BINARY_DIR}")
+    _ctml_test_properties(${_group}.${_stem}.native)
+  endforeach()
+endif()
+
 # ---------------------------------------------------------------------------------------------
 # 2. tests/<area>/test_*.sh (bash) and test_*.py (CTML_PYTHON). A name already used by a .cpp
 #    test gets the extension appended: <area>.<stem>.sh

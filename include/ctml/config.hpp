@@ -22,6 +22,13 @@
 #define CTML_IDX_MAX_ELEMENTS (std::size_t{1} << 31)
 #endif
 
+// A trainer compresses each batch's input and multiplies the first layer sparsely when at most
+// this fraction of the input values is non-zero (MNIST: about 0.19); 0 disables it. Change it
+// per trainer with trainer::set_sparse_input_density.
+#ifndef CTML_SPARSE_INPUT_DENSITY
+#define CTML_SPARSE_INPUT_DENSITY 0.3
+#endif
+
 // CUDA support is opt-in: define CTML_WITH_CUDA (CMake does when it finds a toolkit) to make the
 // headers under ctml/kernels/cuda usable. Nothing else includes CUDA headers.
 #ifndef CTML_WITH_CUDA

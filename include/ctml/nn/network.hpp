@@ -203,7 +203,6 @@ public:
     template <bool FinalActivation, std::size_t I>
     void forward_layer(const std::array<T*, layer_count + 1>& acts, std::size_t rows,
                        std::size_t c0, std::size_t c1) const noexcept {
-        using L = typename Arch::template layer_type<I>;
         using kernels::cpu::trans;
         const std::size_t in = widths_[I], out = widths_[I + 1];
         if (c1 <= c0) {
@@ -211,6 +210,16 @@ public:
         }
         kernels::cpu::gemm(trans::no, trans::no, rows, c1 - c0, in, T(1), acts[I], in,
                            kernel(I).data() + c0, out, T(0), acts[I + 1] + c0, out);
+        forward_epilogue<FinalActivation, I>(acts, rows, c0, c1);
+    }
+
+    /// The part of forward_layer after the product: bias and activation on columns [c0, c1) of
+    /// acts[I+1], which already holds acts[I] · W_I there.
+    template <bool FinalActivation, std::size_t I>
+    void forward_epilogue(const std::array<T*, layer_count + 1>& acts, std::size_t rows,
+                          std::size_t c0, std::size_t c1) const noexcept {
+        using L = typename Arch::template layer_type<I>;
+        const std::size_t out = widths_[I + 1];
         if constexpr (I + 1 == layer_count && !FinalActivation) {
             kernels::cpu::bias_activation<identity>(acts[I + 1] + c0, bias(I).data() + c0, rows,
                                                     c1 - c0, out);

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "ctml/config.hpp"
 #include "ctml/core/buffer.hpp"
 #include "ctml/core/error.hpp"
 #include "ctml/core/random.hpp"
@@ -24,6 +25,7 @@
 #include "ctml/data/dataset.hpp"
 #include "ctml/kernels/cpu/fused.hpp"
 #include "ctml/kernels/cpu/gemm.hpp"
+#include "ctml/kernels/cpu/sparse.hpp"
 #include "ctml/nn/losses.hpp"
 #include "ctml/nn/network.hpp"
 #include "ctml/optim/optimizer.hpp"
@@ -110,6 +112,13 @@ public:
         }
         labels_.resize(batch_);
         dense_.resize(batch_ * net_.output_width());
+        const std::size_t in = net_.input_width();
+        csr_ptr_.resize(batch_ + 1);
+        csr_col_.resize(batch_ * in + 16); // compress_rows writes up to 16 past the end
+        csr_val_.resize(batch_ * in + 16);
+        csc_ptr_.resize(in + 1);
+        csc_row_.resize(batch_ * in);
+        csc_val_.resize(batch_ * in);
         warm_up_blas();
     }
 
@@ -124,6 +133,19 @@ public:
     network_type& net() noexcept { return net_; }
     std::span<const T> gradients() const noexcept { return grads_.span(); }
     std::size_t iterations() const noexcept { return iteration_; }
+
+    /// The first layer multiplies a compressed input when at most `density` of the batch's input
+    /// values are non-zero (0: never). Default CTML_SPARSE_INPUT_DENSITY.
+    void set_sparse_input_density(double density) {
+        if (!(density >= 0.0 && density <= 1.0)) {
+            throw config_error("sparse input density " + std::to_string(density) +
+                               " is outside [0, 1]");
+        }
+        sparse_density_ = density;
+    }
+    double sparse_input_density() const noexcept { return sparse_density_; }
+    /// Whether the last step or evaluation multiplied the first layer sparsely.
+    bool last_input_sparse() const noexcept { return sparse_; }
 
     /// The batch input buffer (batch_size × input width): fill it, then call a *_batch step.
     T* input() noexcept { return acts_[0].data(); }
@@ -152,6 +174,7 @@ public:
 
     /// Loss sum and correct count of the first `rows` rows of input(), without gradients.
     batch_result<T> evaluate_batch(const target_view<T>& targets, std::size_t rows) noexcept {
+        compress_input(rows);
         const std::size_t k = net_.output_width();
         T* out = acts_[layer_count].data();
         if constexpr (Loss::fuses_softmax) {
@@ -343,8 +366,24 @@ private:
         return pool_.size() > 1 && rows * in * out >= parallel_work && out >= 32;
     }
 
+    // Compresses the batch's input (by sample, then by feature) when it is sparse enough; sets
+    // sparse_.
+    void compress_input(std::size_t rows) noexcept {
+        const std::size_t in = net_.input_width();
+        const auto max_nnz = static_cast<std::size_t>(sparse_density_ * static_cast<double>(rows * in));
+        sparse_ = max_nnz > 0 &&
+                  kernels::cpu::compress_rows(acts_[0].data(), rows, in, max_nnz, csr_ptr_.data(),
+                                              csr_col_.data(), csr_val_.data());
+        if (sparse_) {
+            kernels::cpu::transpose_compressed(rows, in, csr_ptr_.data(), csr_col_.data(),
+                                               csr_val_.data(), csc_ptr_.data(), csc_row_.data(),
+                                               csc_val_.data());
+        }
+    }
+
     template <bool Update>
     batch_result<T> step(const target_view<T>& targets, std::size_t rows) noexcept {
+        compress_input(rows);
         const std::size_t k = net_.output_width();
         const T scale = T(1) / static_cast<T>(rows);
         batch_result<T> r;
@@ -376,14 +415,27 @@ private:
         const std::size_t in = net_.width(I), out = net_.width(I + 1);
         const bool whole_rows = FinalActivation && !Act::elementwise;
         if (whole_rows || !parallel(rows, in, out)) {
-            net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, 0, out);
+            forward_block<FinalActivation, I>(rows, 0, out);
             return;
         }
         auto body = [&](std::size_t t, std::size_t n) {
             const auto [c0, c1] = split_range(out, t, n);
-            net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, c0, c1);
+            forward_block<FinalActivation, I>(rows, c0, c1);
         };
         pool_.run(body);
+    }
+
+    template <bool FinalActivation, std::size_t I>
+    void forward_block(std::size_t rows, std::size_t c0, std::size_t c1) noexcept {
+        if (I == 0 && sparse_ && c1 > c0) {
+            const std::size_t out = net_.width(1);
+            kernels::cpu::sparse_gemm(rows, net_.input_width(), csc_ptr_.data(), csc_row_.data(),
+                                      csc_val_.data(), net_.kernel(0).data(), out, c0, c1,
+                                      acts_[1].data(), out);
+            net_.template forward_epilogue<FinalActivation, I>(act_ptrs_, rows, c0, c1);
+            return;
+        }
+        net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, c0, c1);
     }
 
     // Gradient of the last layer's pre-activation into deltas_[L], and its bias gradient.
@@ -438,8 +490,14 @@ private:
         const std::size_t cols = r1 - r0;
         const T* d = deltas_[L + 1].data();
         T* dw = grads_.data() + net_.kernel_offset(L) + r0 * out;
-        kernels::cpu::gemm(trans::yes, trans::no, cols, out, rows, T(1), acts_[L].data() + r0, in,
-                           d, out, T(0), dw, out);
+        if (L == 0 && sparse_) {
+            kernels::cpu::sparse_gemm_tn(r0, r1, csc_ptr_.data(), csc_row_.data(),
+                                         csc_val_.data(), d, out, out,
+                                         grads_.data() + net_.kernel_offset(L), out);
+        } else {
+            kernels::cpu::gemm(trans::yes, trans::no, cols, out, rows, T(1),
+                               acts_[L].data() + r0, in, d, out, T(0), dw, out);
+        }
         if constexpr (L > 0) {
             using Prev = typename Arch::template layer_type<L - 1>;
             T* dprev = deltas_[L].data() + r0;
@@ -477,6 +535,10 @@ private:
     buffer<std::int32_t> labels_;
     buffer<T> dense_;
     std::vector<std::size_t> eval_order_;
+    double sparse_density_ = CTML_SPARSE_INPUT_DENSITY;
+    bool sparse_ = false;
+    buffer<std::uint32_t> csr_ptr_, csr_col_, csc_ptr_, csc_row_;
+    buffer<T> csr_val_, csc_val_;
 };
 
 } // namespace ctml

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+// The sparse first-layer kernels against plain loops, and the trainer's sparse path against its
+// dense path (the dense path is checked against finite differences in tests/nn).
+#include "ctml/kernels/cpu/sparse.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "ctml/core/random.hpp"
+#include "ctml/nn/losses.hpp"
+#include "ctml/optim/rmsprop.hpp"
+#include "ctml/train/trainer.hpp"
+
+namespace {
+
+std::uint64_t fresh_seed() {
+    if (const char* s = std::getenv("CTML_TEST_SEED")) {
+        return std::strtoull(s, nullptr, 10);
+    }
+    return std::random_device{}();
+}
+
+// rows × cols with about `density` non-zeros, some exact zeros and negative values.
+template <class T>
+std::vector<T> sparse_matrix(std::size_t rows, std::size_t cols, double density, ctml::rng& r) {
+    std::vector<T> x(rows * cols, T(0));
+    for (auto& v : x) {
+        if (r.uniform() < density) {
+            v = static_cast<T>(r.uniform(-1, 1));
+        }
+    }
+    return x;
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE("compress_rows and transpose_compressed round-trip, and refuse dense input", T,
+                   float, double) {
+    const auto seed = fresh_seed();
+    INFO("CTML_TEST_SEED=" << seed);
+    ctml::rng r(seed);
+    for (const std::size_t cols : {1u, 15u, 16u, 17u, 100u, 784u}) {
+        const std::size_t rows = 13;
+        const auto x = sparse_matrix<T>(rows, cols, 0.2, r);
+        std::vector<std::uint32_t> rp(rows + 1), ci(rows * cols + 16), cp(cols + 1), ri(rows * cols);
+        std::vector<T> v(rows * cols + 16), cv(rows * cols);
+        REQUIRE(ctml::kernels::cpu::compress_rows(x.data(), rows, cols, rows * cols, rp.data(),
+                                                  ci.data(), v.data()));
+        std::size_t nnz = 0;
+        for (const T e : x) {
+            nnz += e != T(0);
+        }
+        CHECK(rp[rows] == nnz);
+        std::vector<T> back(rows * cols, T(0));
+        for (std::size_t i = 0; i < rows; ++i) {
+            for (std::size_t p = rp[i]; p < rp[i + 1]; ++p) {
+                back[i * cols + ci[p]] = v[p];
+            }
+        }
+        CHECK(back == x);
+        ctml::kernels::cpu::transpose_compressed(rows, cols, rp.data(), ci.data(), v.data(),
+                                                 cp.data(), ri.data(), cv.data());
+        std::fill(back.begin(), back.end(), T(0));
+        for (std::size_t j = 0; j < cols; ++j) {
+            for (std::size_t p = cp[j]; p < cp[j + 1]; ++p) {
+                if (p > cp[j]) {
+                    CHECK(ri[p] > ri[p - 1]); // rows in order within a column
+                }
+                back[ri[p] * cols + j] = cv[p];
+            }
+        }
+        CHECK(back == x);
+        if (nnz > 0) {
+            CHECK_FALSE(ctml::kernels::cpu::compress_rows(x.data(), rows, cols, nnz - 1,
+                                                          rp.data(), ci.data(), v.data()));
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("sparse_gemm and sparse_gemm_tn equal the dense products", T, float, double) {
+    const auto seed = fresh_seed();
+    INFO("CTML_TEST_SEED=" << seed);
+    ctml::rng r(seed);
+    const double tol = sizeof(T) == 4 ? 1e-5 : 1e-13;
+    const std::size_t rows = 21, k = 37;
+    for (const std::size_t n : {1u, 7u, 16u, 23u, 64u, 100u, 300u}) {
+        const auto x = sparse_matrix<T>(rows, k, 0.25, r);
+        std::vector<T> w(k * n), d(rows * n);
+        for (auto& e : w) e = static_cast<T>(r.uniform(-1, 1));
+        for (auto& e : d) e = static_cast<T>(r.uniform(-1, 1));
+        std::vector<std::uint32_t> rp(rows + 1), ci(rows * k + 16), cp(k + 1), ri(rows * k);
+        std::vector<T> v(rows * k + 16), cv(rows * k);
+        REQUIRE(ctml::kernels::cpu::compress_rows(x.data(), rows, k, rows * k, rp.data(), ci.data(),
+                                                  v.data()));
+        ctml::kernels::cpu::transpose_compressed(rows, k, rp.data(), ci.data(), v.data(), cp.data(),
+                                                 ri.data(), cv.data());
+        // Y = X · W, computed in two column blocks as two threads would, over a garbage-filled Y.
+        std::vector<T> y(rows * n, T(7));
+        const std::size_t mid = n / 2;
+        ctml::kernels::cpu::sparse_gemm(rows, k, cp.data(), ri.data(), cv.data(), w.data(), n, 0,
+                                        mid, y.data(), n);
+        ctml::kernels::cpu::sparse_gemm(rows, k, cp.data(), ri.data(), cv.data(), w.data(), n, mid,
+                                        n, y.data(), n);
+        // dW = Xᵀ · D, in two row blocks.
+        std::vector<T> dw(k * n, T(7));
+        ctml::kernels::cpu::sparse_gemm_tn(0, k / 3, cp.data(), ri.data(), cv.data(), d.data(), n, n,
+                                           dw.data(), n);
+        ctml::kernels::cpu::sparse_gemm_tn(k / 3, k, cp.data(), ri.data(), cv.data(), d.data(), n,
+                                           n, dw.data(), n);
+        double worst_y = 0, worst_w = 0;
+        for (std::size_t i = 0; i < rows; ++i) {
+            for (std::size_t j = 0; j < n; ++j) {
+                double e = 0;
+                for (std::size_t f = 0; f < k; ++f) {
+                    e += static_cast<double>(x[i * k + f]) * static_cast<double>(w[f * n + j]);
+                }
+                worst_y = std::max(worst_y, std::abs(e - static_cast<double>(y[i * n + j])));
+            }
+        }
+        for (std::size_t f = 0; f < k; ++f) {
+            for (std::size_t j = 0; j < n; ++j) {
+                double e = 0;
+                for (std::size_t i = 0; i < rows; ++i) {
+                    e += static_cast<double>(x[i * k + f]) * static_cast<double>(d[i * n + j]);
+                }
+                worst_w = std::max(worst_w, std::abs(e - static_cast<double>(dw[f * n + j])));
+            }
+        }
+        CAPTURE(n);
+        CHECK(worst_y < tol);
+        CHECK(worst_w < tol);
+    }
+}
+
+namespace {
+using net_t = ctml::sequential<ctml::input<120>, ctml::dense<70, ctml::relu>,
+                               ctml::dense<5, ctml::softmax>>;
+}
+
+TEST_CASE("the trainer's sparse first layer gives the dense path's gradients and steps") {
+    const auto seed = fresh_seed();
+    INFO("CTML_TEST_SEED=" << seed);
+    ctml::rng r(seed);
+    for (const std::size_t threads : {1u, 2u}) {
+        CAPTURE(threads);
+        ctml::network<net_t, double> a;
+        a.initialize(seed);
+        ctml::network<net_t, double> b = a;
+        using tr = ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, ctml::rmsprop<>, double>;
+        tr dense(a, 40, {}, threads), sparse(b, 40, {}, threads);
+        dense.set_sparse_input_density(0);
+        sparse.set_sparse_input_density(1);
+        std::vector<std::int32_t> labels(40);
+        for (int s = 0; s < 5; ++s) {
+            const auto x = sparse_matrix<double>(40, 120, 0.2, r);
+            for (auto& l : labels) l = static_cast<std::int32_t>(r.below(5));
+            const std::size_t rows = s == 4 ? 17 : 40; // a partial batch too
+            std::copy_n(x.begin(), rows * 120, dense.input());
+            std::copy_n(x.begin(), rows * 120, sparse.input());
+            const ctml::target_view<double> t{labels.data(), nullptr};
+            const auto rd = dense.forward_backward(t, rows);
+            const auto rs = sparse.forward_backward(t, rows);
+            CHECK_FALSE(dense.last_input_sparse());
+            CHECK(sparse.last_input_sparse());
+            CHECK(rs.loss_sum == doctest::Approx(rd.loss_sum).epsilon(1e-12));
+            const auto gd = dense.gradients(), gs = sparse.gradients();
+            double worst = 0;
+            for (std::size_t i = 0; i < gd.size(); ++i) {
+                worst = std::max(worst, std::abs(gd[i] - gs[i]));
+            }
+            CHECK(worst < 1e-13);
+            dense.train_batch(t, rows);
+            sparse.train_batch(t, rows);
+        }
+        double worst = 0;
+        for (std::size_t i = 0; i < a.parameter_count(); ++i) {
+            worst = std::max(worst, std::abs(a.parameters()[i] - b.parameters()[i]));
+        }
+        CHECK(worst < 1e-12);
+    }
+}
+
+TEST_CASE("the trainer falls back to the dense product for dense input, and checks the knob") {
+    ctml::network<net_t, float> net;
+    net.initialize(1);
+    ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, ctml::rmsprop<>, float> t(net, 8);
+    CHECK(t.sparse_input_density() == doctest::Approx(CTML_SPARSE_INPUT_DENSITY));
+    std::fill_n(t.input(), 8 * 120, 0.5f); // every value non-zero
+    std::vector<std::int32_t> labels(8, 1);
+    t.forward_backward({labels.data(), nullptr}, 8);
+    CHECK_FALSE(t.last_input_sparse());
+    std::fill_n(t.input(), 8 * 120, 0.0f);
+    t.input()[3] = 1.0f;
+    t.forward_backward({labels.data(), nullptr}, 8);
+    CHECK(t.last_input_sparse());
+    CHECK_THROWS_WITH_AS(t.set_sparse_input_density(1.5), "sparse input density 1.500000 is outside [0, 1]",
+                         ctml::config_error);
+}
