@@ -2,7 +2,7 @@
 // Kernel benchmarks for issue #5: every SGEMM of one training step of the two reference networks,
 // the sum of them as one "step", and a large square SGEMM as the machine's ceiling. The trainers'
 // whole-step throughput is judged against the step figure (same shapes), so it is measured here
-// with the same calls the trainers make.
+// with the same calls the trainers make. The element-wise kernels are in bench_fused.cpp.
 //
 // Extra flag (before Google Benchmark's own): --blas_threads=1,2 (default: 1 and all cores).
 // The FLOPS counter is a rate: FLOP per iteration (2·m·n·k per GEMM) over wall time.
@@ -23,31 +23,16 @@
 #include "ctml/core/error.hpp"
 #include "ctml/kernels/cpu/gemm.hpp"
 
+#include "bench_shapes.hpp"
+
 namespace {
 
 using ctml::kernels::cpu::gemm;
 using ctml::kernels::cpu::trans;
 
-struct layer_shape {
-    std::size_t in;
-    std::size_t out;
-};
-
-struct network {
-    const char* name;
-    std::size_t batch;
-    std::vector<layer_shape> layers;
-};
-
-// The two reference recipes (shared/REFERENCE.md): Keras 784-300-100-10 batch 50, Chainer
-// 784-100-100-10 batch 128.
-const std::vector<network>& networks() {
-    static const std::vector<network> nets{
-        {"keras", 50, {{784, 300}, {300, 100}, {100, 10}}},
-        {"chainer", 128, {{784, 100}, {100, 100}, {100, 10}}},
-    };
-    return nets;
-}
+using ctml::bench::layer_shape;
+using ctml::bench::network;
+using ctml::bench::networks;
 
 enum class pass { forward, grad_weight, grad_input };
 
@@ -206,10 +191,6 @@ void register_step_benchmarks(const std::vector<int>& threads) {
     }
 }
 
-// The fused kernels of issue #5 (bias + activation, backward activation, softmax–cross-entropy,
-// optimizer update) get their own register_*_benchmarks function next to these, each measured
-// at the trainers' shapes, once include/ctml/kernels/cpu provides them.
-
 std::vector<int> parse_threads(const char* list) {
     std::vector<int> out;
     std::string s(list);
@@ -267,6 +248,7 @@ int main(int argc, char** argv) {
     register_ceiling_benchmarks(threads);
     register_layer_gemm_benchmarks(threads);
     register_step_benchmarks(threads);
+    ctml::bench::register_fused_benchmarks();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 2;

@@ -20,7 +20,9 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -110,6 +112,8 @@ def parse_args(argv):
                    default=None, metavar="BENCH_KERNELS",
                    help="also run the kernel benchmark (default path: build/benchmarks/bench_kernels)")
     p.add_argument("--kernels-only", action="store_true", help="run only the kernel benchmark")
+    p.add_argument("--kernels-min-time", type=float, default=0.1, metavar="SECONDS",
+                   help="Google Benchmark's --benchmark_min_time per repetition (default 0.1)")
     p.add_argument("--results", default=str(HERE / "RESULTS.md"), help="file to update")
     p.add_argument("--section", default="trainers",
                    help="marker name of the trainer section written to --results (default: trainers)")
@@ -173,9 +177,15 @@ def run_child(cmd, env, label, cwd):
     except OSError as e:
         raise child_failed(f"{label}: cannot start {cmd[0]}: {e}") from e
     lines = []
-    for line in proc.stdout:
-        lines.append(line.rstrip("\n"))
-        sys.stderr.write(f"[{label}] {line}")
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            sys.stderr.write(f"[{label}] {line}")
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM): a trainer left running would skew whatever runs next.
+        proc.kill()
+        proc.wait()
+        raise
     proc.stdout.close()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait again
@@ -281,12 +291,23 @@ def check_binaries(args):
 # ---------------------------------------------------------------------------------------------
 # Kernel benchmark
 
-def run_kernels(binary, threads):
+def run_kernels(binary, threads, wait_idle, min_time):
+    # Short, interleaved repetitions: on a shared machine a 3-minute run rarely stays undisturbed;
+    # spread over the run, a burst of load spoils one repetition of many benchmarks, and the
+    # median of 5 drops it, instead of spoiling every repetition of one benchmark.
     cmd = [str(Path(binary).resolve()), f"--blas_threads={','.join(map(str, threads))}",
            "--benchmark_format=json", "--benchmark_repetitions=5",
-           "--benchmark_report_aggregates_only=true"]
+           f"--benchmark_min_time={min_time:g}", "--benchmark_report_aggregates_only=true",
+           "--benchmark_enable_random_interleaving=true"]
+    if wait_idle > 0:
+        wait_for_idle(wait_idle, "kernels")
     sys.stderr.write(f"[kernels] $ {shlex.join(cmd)}\n")
+    busy_before, start = cpu_busy_seconds(), time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=child_env(max(threads)))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    others = max(0.0, (cpu_busy_seconds() - busy_before - own) / (time.perf_counter() - start))
     if out.returncode != 0:
         raise child_failed(f"kernels: {shlex.join(cmd)} exited with {out.returncode}")
     doc = json.loads(out.stdout)
@@ -295,14 +316,17 @@ def run_kernels(binary, threads):
         if b.get("aggregate_name") != "median":
             continue
         name = b["run_name"]
-        rows[name] = {"name": name, "gflops": b["FLOPS"] / 1e9, "time": b["real_time"],
-                      "unit": b["time_unit"], "threads": int(b["blas_threads"])}
-    return {"cmd": shlex.join(cmd), "rows": rows, "context": doc.get("context", {})}
+        rows[name] = {"name": name, "gflops": b["FLOPS"] / 1e9 if "FLOPS" in b else None,
+                      "gbytes": b["bytes"] / 1e9 if "bytes" in b else None, "time": b["real_time"],
+                      "unit": b["time_unit"], "threads": int(b["blas_threads"]),
+                      "order": b.get("family_index", 0)}
+    # Interleaving shuffles the output; report in registration order.
+    rows = dict(sorted(rows.items(), key=lambda kv: kv[1]["order"]))
+    return {"cmd": shlex.join(cmd), "rows": rows, "context": doc.get("context", {}),
+            "others_load": others}
 
 
-def kernel_name_threads(name):
-    m = re.search(r"/blas_threads:(\d+)", name)
-    return int(m[1]) if m else None
+TIME_UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def kernel_lookup(kernels, prefix, threads):
@@ -344,6 +368,18 @@ def machine_info(torch_header):
     info["openblas_env"] = ", ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
                                      if k.startswith("OPENBLAS")) or "none set"
     info["kernel"] = platform.release()
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %cI"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+                                "include", "examples", "benchmarks"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               check=True).stdout.strip()
+        info["commit"] = head + (" (with uncommitted changes under include/, examples/ or "
+                                 "benchmarks/)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        info["commit"] = "unknown (no git)"
     info["load"] = "%.2f %.2f %.2f" % os.getloadavg()
     return info
 
@@ -396,6 +432,7 @@ def render_trainers(results, kernels, info, args, harness_rss):
     out.append(f"- OpenBLAS: {info['openblas']}; OPENBLAS_* in the environment: {info['openblas_env']}")
     out.append(f"- PyTorch: {info['torch']}")
     out.append(f"- Linux {info['kernel']}; load average at the end: {info['load']}")
+    out.append(f"- ctml checkout: {info['commit']} (the binaries were built from it, or earlier)")
     out.append(f"- OMP_NUM_THREADS and OPENBLAS_NUM_THREADS = the thread count for every run"
                + (f"; torch runs also with {', '.join(args.torch_env)}" if args.torch_env else ""))
     out.append("")
@@ -451,25 +488,65 @@ def render_trainers(results, kernels, info, args, harness_rss):
 
 
 def render_kernels(kernels, info):
-    out = [f"Measured {info['date']} with `{kernels['cmd']}` (median of 5 repetitions).", ""]
+    cmdline = shlex.join(["/usr/bin/python3", "benchmarks/run_benchmarks.py", *sys.argv[1:]])
+    out = [f"Measured {info['date']} with `{cmdline}`, which ran `{kernels['cmd']}` "
+           "(median of 5 repetitions).", ""]
     out.append(f"- CPU: {info['cpu']}, {info['cores']} cores; OpenBLAS: {info['openblas']}")
+    out.append(f"- ctml checkout: {info['commit']}")
+    out.append(f"- Others' load during the run: {kernels['others_load']:.2f} cores (CPU time of "
+               "every other process, from /proc/stat)")
     ctx = kernels["context"]
     if ctx.get("library_build_type") == "debug":
         out.append("- Google Benchmark reports its own library as a debug build (Debian's "
                    "libbenchmark); this does not affect the timed code, which is ctml + OpenBLAS.")
     out.append("")
-    out.append("| benchmark | BLAS threads | time | GFLOP/s | % of 1024³ ceiling (same threads) |")
-    out.append("|---|---:|---:|---:|---:|")
+    by_name = {}
     for name, row in kernels["rows"].items():
-        ceiling = kernel_lookup(kernels, "sgemm_ceiling", row["threads"])
-        pct = f"{100 * row['gflops'] / ceiling['gflops']:.0f}%" if ceiling else "–"
-        short = re.sub(r"/blas_threads:\d+.*$", "", name)
-        out.append(f"| {short} | {row['threads']} | {row['time']:.1f} {row['unit']} | "
-                   f"{row['gflops']:.1f} | {pct} |")
+        short = re.sub(r"(/blas_threads:\d+)?(/real_time)?$", "", name)
+        by_name.setdefault(short, {})[row["threads"]] = row
+    threads = sorted({row["threads"] for row in kernels["rows"].values()})
+    out.append("| benchmark | " + " | ".join(f"{t} thr: time | rate | % ceiling"
+                                             for t in threads) + " |")
+    out.append("|---|" + "---:|---:|---:|" * len(threads))
+    for short, per_threads in by_name.items():
+        cells = []
+        for t in threads:
+            row = per_threads.get(t)
+            ceiling = kernel_lookup(kernels, "sgemm_ceiling", t)
+            if row is None:
+                cells.append("– | – | –")
+                continue
+            if row["gflops"] is not None:
+                pct = f"{100 * row['gflops'] / ceiling['gflops']:.0f}%" if ceiling else "–"
+                rate = f"{row['gflops']:.1f} GFLOP/s"
+            else:
+                pct, rate = "–", f"{row['gbytes']:.1f} GB/s"
+            cells.append(f"{row['time']:.2f} {row['unit']} | {rate} | {pct}")
+        out.append(f"| {short} | " + " | ".join(cells) + " |")
     out.append("")
     out.append("gemm/CONFIG/PASS/B×in×out: fwd = X(B×in)·W(in×out); dW = Xᵀ·dY; dX = dY·Wᵀ. "
                "step_gemms = every GEMM of one training step (forward all layers, dW all, dX all "
-               "but the first), the ceiling for the trainers' whole step at the same shapes.")
+               "but the first), the ceiling for the trainers' whole step at the same shapes. "
+               "% ceiling: of the 1024³ SGEMM on the same number of threads. fused/* and "
+               "step_non_gemm (every element-wise kernel of one step, the optimizer update and "
+               "the uint8 → float batch gather) are single-threaded; their rate is the bytes each "
+               "call reads and writes per second.")
+    out.append("")
+    out.append("The kernels summed per step (an estimate of the step's cost without the "
+               "trainer's own overhead):")
+    out.append("")
+    for config in RECIPES:
+        other = kernel_lookup(kernels, f"step_non_gemm/{config}", 1)
+        for t in threads:
+            gemm = kernel_lookup(kernels, f"step_gemms/{config}", t)
+            if other and gemm and other["unit"] == gemm["unit"]:
+                step = other["time"] + gemm["time"]
+                samples = RECIPES[config]["batch"]
+                out.append(f"- {config}, {t} BLAS thread(s): GEMMs {gemm['time']:.0f} + "
+                           f"non-GEMM {other['time']:.0f} = {step:.0f} {gemm['unit']} per step of "
+                           f"{samples} samples (non-GEMM {100 * other['time'] / step:.0f}% of it); "
+                           f"an epoch at that rate: "
+                           f"{step * TIME_UNIT_S[gemm['unit']] * TRAIN_SAMPLES / samples:.3f} s.")
     return "\n".join(out)
 
 
@@ -491,7 +568,9 @@ def print_console(results, kernels):
                   f"{s['speedup']:.2f}x")
     if kernels:
         for name, row in kernels["rows"].items():
-            print(f"{name:60} {row['gflops']:8.1f} GFLOP/s")
+            rate = (f"{row['gflops']:8.1f} GFLOP/s" if row["gflops"] is not None
+                    else f"{row['gbytes']:8.1f} GB/s")
+            print(f"{name:60} {row['time']:10.2f} {row['unit']:2} {rate}")
 
 
 def update_results(path, section, body, title):
@@ -515,13 +594,15 @@ def update_results(path, section, body, title):
 SECTION_TITLES = {
     "trainers": "Trainers: ctml vs PyTorch (run_benchmarks.py)",
     "kernels": "Kernel benchmarks (bench_kernels)",
+    "pytorch-reference": "PyTorch reference alone (torch_reference.py through run_benchmarks.py --skip-ctml)",
 }
 
 
 def main(argv):
     args = parse_args(argv)
+    # SIGTERM (kill PID, nohup runs) unwinds like Ctrl-C, so run_child can stop its child.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("run_benchmarks.py: terminated"))
     check_binaries(args)
-    import resource
     results = []
     impls = [i for i in ("ctml", "torch")
              if not (i == "ctml" and args.skip_ctml) and not (i == "torch" and args.skip_torch)]
@@ -533,7 +614,7 @@ def main(argv):
                     for threads in args.threads:
                         for impl in impls:
                             results.append(run_trainer(impl, config, threads, args, workdir))
-        kernels = run_kernels(args.kernels, args.threads) if args.kernels else None
+        kernels = run_kernels(args.kernels, args.threads, args.wait_idle, args.kernels_min_time) if args.kernels else None
     except child_failed as e:
         sys.exit(f"run_benchmarks.py: {e}")
     harness_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
