@@ -433,11 +433,11 @@ def render_trainers(results, kernels, info, args, harness_rss):
     out.append(f"- PyTorch: {info['torch']}")
     out.append(f"- Linux {info['kernel']}; load average at the end: {info['load']}")
     out.append(f"- ctml checkout: {info['commit']} (the binaries were built from it, or earlier)")
-    out.append(f"- OMP_NUM_THREADS and OPENBLAS_NUM_THREADS = the thread count for every run"
+    out.append("- OMP_NUM_THREADS and OPENBLAS_NUM_THREADS = the thread count for every run"
                + (f"; torch runs also with {', '.join(args.torch_env)}" if args.torch_env else ""))
     out.append("")
     out.append("| config | threads | impl | median epoch (s) | samples/s | final test acc | "
-               "peak RSS (MB) | GEMM GFLOP/s | % of step-GEMM bench | others' load (cores) |")
+               "peak RSS (MB) | dense GEMM GFLOP/s | % of step-GEMM bench | others' load (cores) |")
     out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         k = kernel_lookup(kernels, f"step_gemms/{r['config']}", r["threads"])
@@ -448,8 +448,11 @@ def render_trainers(results, kernels, info, args, harness_rss):
                    f"{r['others_load']:.2f} |")
     out.append("")
     out.append(f"Median over all epochs of a run; samples/s = {TRAIN_SAMPLES} / median epoch; "
-               "GEMM GFLOP/s = the GEMM FLOP of one epoch (forward, dW, dX but the first layer's) "
-               "/ median epoch. Peak RSS is ru_maxrss from wait4 on the child; it includes the "
+               "dense GEMM GFLOP/s = the dense GEMM FLOP of one epoch (forward, dW, dX but the first "
+               "layer's) / median epoch: the throughput of an implementation doing every "
+               "multiply-add (one that skips work, such as zero pixels, can pass 100% of the "
+               "step-GEMM benchmark); % of step-GEMM bench relates it to step_gemms on the same "
+               "threads (the kernel section). Peak RSS is ru_maxrss from wait4 on the child; it includes the "
                f"harness's RSS at fork (at most {fmt_mb(harness_rss)} MB) as a floor. MB = 10^6 bytes. "
                "Others' load: CPU time used by every other process during the run, in cores "
                "(from /proc/stat); a shared machine slows multi-threaded runs most.")
