@@ -98,13 +98,13 @@ TEST_CASE_TEMPLATE("sparse_gemm and sparse_gemm_tn equal the dense products", T,
                                                   v.data()));
         ctml::kernels::cpu::transpose_compressed(rows, k, rp.data(), ci.data(), v.data(), cp.data(),
                                                  ri.data(), cv.data());
-        // Y = X · W, computed in two column blocks as two threads would, over a garbage-filled Y.
+        // Y = X · W, computed in two row blocks as two threads would, over a garbage-filled Y.
         std::vector<T> y(rows * n, T(7));
-        const std::size_t mid = n / 2;
-        ctml::kernels::cpu::sparse_gemm(rows, k, cp.data(), ri.data(), cv.data(), w.data(), n, 0,
-                                        mid, y.data(), n);
-        ctml::kernels::cpu::sparse_gemm(rows, k, cp.data(), ri.data(), cv.data(), w.data(), n, mid,
-                                        n, y.data(), n);
+        const std::size_t mid = rows / 2;
+        ctml::kernels::cpu::sparse_gemm(0, mid, rp.data(), ci.data(), v.data(), w.data(), n, n,
+                                        y.data(), n);
+        ctml::kernels::cpu::sparse_gemm(mid, rows, rp.data(), ci.data(), v.data(), w.data(), n, n,
+                                        y.data(), n);
         // dW = Xᵀ · D, in two row blocks.
         std::vector<T> dw(k * n, T(7));
         ctml::kernels::cpu::sparse_gemm_tn(0, k / 3, cp.data(), ri.data(), cv.data(), d.data(), n, n,

@@ -224,13 +224,15 @@ constexpr std::size_t steps = 100;
 struct batches {
     std::vector<std::vector<float>> x;
     std::vector<std::vector<std::int32_t>> y;
-    explicit batches(std::size_t n, std::uint64_t seed) {
+    // density: the share of non-zero inputs (MNIST's is about 0.19, which the trainer multiplies
+    // sparsely; 1 takes the dense path).
+    explicit batches(std::size_t n, std::uint64_t seed, double density = 1.0) {
         ctml::rng r(seed);
         for (std::size_t b = 0; b < n; ++b) {
             x.emplace_back(batch * 784);
             y.emplace_back(batch);
             for (auto& v : x.back()) {
-                v = static_cast<float>(r.uniform());
+                v = r.uniform() < density ? static_cast<float>(r.uniform()) : 0.0f;
             }
             for (auto& v : y.back()) {
                 v = static_cast<std::int32_t>(r.below(10));
@@ -367,6 +369,17 @@ TEST_CASE("train_batch allocates nothing after the first step (Keras network, ba
         const auto d = count_steps(t, data);
         INFO(describe(d));
         CHECK(d.total() == 0);
+    }
+    SUBCASE("MNIST-like sparse input (the compressed first layer), one and two step threads") {
+        const batches sparse_data(8, 12, 0.19);
+        for (const std::size_t threads : {1u, 2u}) {
+            keras_trainer t(net, batch, {}, threads);
+            const auto d = count_steps(t, sparse_data);
+            CAPTURE(threads);
+            CHECK(t.last_input_sparse());
+            INFO(describe(d));
+            CHECK(d.total() == 0);
+        }
     }
     ctml::kernels::cpu::set_blas_threads(blas_before);
     // The steps trained: the parameters moved and stayed finite.

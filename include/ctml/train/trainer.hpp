@@ -174,7 +174,7 @@ public:
 
     /// Loss sum and correct count of the first `rows` rows of input(), without gradients.
     batch_result<T> evaluate_batch(const target_view<T>& targets, std::size_t rows) noexcept {
-        compress_input(rows);
+        compress_input(rows, false);
         const std::size_t k = net_.output_width();
         T* out = acts_[layer_count].data();
         if constexpr (Loss::fuses_softmax) {
@@ -360,21 +360,21 @@ private:
 
     // Work below this many multiply-adds per layer runs on the calling thread alone: waking the
     // pool costs more than it saves.
-    static constexpr std::size_t parallel_work = std::size_t{1} << 18;
+    static constexpr std::size_t parallel_work = std::size_t{1} << 20;
 
     bool parallel(std::size_t rows, std::size_t in, std::size_t out) const noexcept {
         return pool_.size() > 1 && rows * in * out >= parallel_work && out >= 32;
     }
 
-    // Compresses the batch's input (by sample, then by feature) when it is sparse enough; sets
-    // sparse_.
-    void compress_input(std::size_t rows) noexcept {
+    // Compresses the batch's input by sample (forward) and, for a backward pass, by feature
+    // (kernel gradient) when it is sparse enough; sets sparse_.
+    void compress_input(std::size_t rows, bool by_feature) noexcept {
         const std::size_t in = net_.input_width();
         const auto max_nnz = static_cast<std::size_t>(sparse_density_ * static_cast<double>(rows * in));
         sparse_ = max_nnz > 0 &&
                   kernels::cpu::compress_rows(acts_[0].data(), rows, in, max_nnz, csr_ptr_.data(),
                                               csr_col_.data(), csr_val_.data());
-        if (sparse_) {
+        if (sparse_ && by_feature) {
             kernels::cpu::transpose_compressed(rows, in, csr_ptr_.data(), csr_col_.data(),
                                                csr_val_.data(), csc_ptr_.data(), csc_row_.data(),
                                                csc_val_.data());
@@ -383,7 +383,7 @@ private:
 
     template <bool Update>
     batch_result<T> step(const target_view<T>& targets, std::size_t rows) noexcept {
-        compress_input(rows);
+        compress_input(rows, true);
         const std::size_t k = net_.output_width();
         const T scale = T(1) / static_cast<T>(rows);
         batch_result<T> r;
@@ -414,6 +414,10 @@ private:
         using Act = typename Arch::template layer_type<I>::activation_type;
         const std::size_t in = net_.width(I), out = net_.width(I + 1);
         const bool whole_rows = FinalActivation && !Act::elementwise;
+        if (I == 0 && sparse_) {
+            sparse_forward<FinalActivation>(rows);
+            return;
+        }
         if (whole_rows || !parallel(rows, in, out)) {
             forward_block<FinalActivation, I>(rows, 0, out);
             return;
@@ -427,15 +431,33 @@ private:
 
     template <bool FinalActivation, std::size_t I>
     void forward_block(std::size_t rows, std::size_t c0, std::size_t c1) noexcept {
-        if (I == 0 && sparse_ && c1 > c0) {
-            const std::size_t out = net_.width(1);
-            kernels::cpu::sparse_gemm(rows, net_.input_width(), csc_ptr_.data(), csc_row_.data(),
-                                      csc_val_.data(), net_.kernel(0).data(), out, c0, c1,
-                                      acts_[1].data(), out);
-            net_.template forward_epilogue<FinalActivation, I>(act_ptrs_, rows, c0, c1);
+        net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, c0, c1);
+    }
+
+    // The first layer on the compressed input: threads take sample ranges (whole rows, so a
+    // softmax output layer works too).
+    template <bool FinalActivation>
+    void sparse_forward(std::size_t rows) noexcept {
+        const std::size_t out = net_.width(1);
+        auto block = [&](std::size_t r0, std::size_t r1) {
+            if (r1 <= r0) {
+                return;
+            }
+            kernels::cpu::sparse_gemm(r0, r1, csr_ptr_.data(), csr_col_.data(), csr_val_.data(),
+                                      net_.kernel(0).data(), out, out, acts_[1].data(), out);
+            auto acts = act_ptrs_;
+            acts[1] += r0 * out;
+            net_.template forward_epilogue<FinalActivation, 0>(acts, r1 - r0, 0, out);
+        };
+        if (!parallel(rows, net_.input_width(), out)) {
+            block(0, rows);
             return;
         }
-        net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, c0, c1);
+        auto body = [&](std::size_t t, std::size_t n) {
+            const auto [r0, r1] = split_range(rows, t, n, 1);
+            block(r0, r1);
+        };
+        pool_.run(body);
     }
 
     // Gradient of the last layer's pre-activation into deltas_[L], and its bias gradient.

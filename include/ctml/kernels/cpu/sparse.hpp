@@ -2,7 +2,7 @@
 // Products with a sparse left operand, for a first layer whose inputs are mostly zero (an MNIST
 // batch is about 19% non-zero). The batch is compressed once per step (rows, CSR; and features,
 // CSC), then
-//   forward  Y[:, c0:c1]  = X · W[:, c0:c1]     adds W's row f into the samples where x_f ≠ 0,
+//   forward  Y[r0:r1, :] = X[r0:r1, :] · W      sums, per sample, W's rows where x_f ≠ 0, and
 //   backward dW[r0:r1, :] = Xᵀ · D               builds each kernel row from the samples where that
 //                                                feature is non-zero,
 // doing density × the multiply-adds of the dense GEMM. The sums are the same as the GEMM's up to
@@ -174,69 +174,16 @@ void gather_row(const std::uint32_t* __restrict index, const T* __restrict v, st
 }
 } // namespace detail
 
-/// Y[:, c0:c1] = X · W[:, c0:c1] for X (rows × k) given by columns (CSC: col_ptr, row, cval);
-/// W is k × ldw, Y rows × ldy. Feature by feature: a block of W's row stays in registers while
-/// it is added into the rows of Y where the feature is non-zero (Y's block is small enough to
-/// stay in cache), so W is read once, in order.
+/// Y[r0:r1, 0:n] = X[r0:r1, :] · W for the CSR matrix X; W is k × ldw (its first n columns are
+/// used), Y has row stride ldy. Each output row accumulates in registers over its sample's
+/// non-zeros, so threads take disjoint row ranges with no repeated work.
 template <class T>
-void sparse_gemm(std::size_t rows, std::size_t k, const std::uint32_t* __restrict col_ptr,
-                 const std::uint32_t* __restrict row, const T* __restrict cval,
-                 const T* __restrict w, std::size_t ldw, std::size_t c0, std::size_t c1,
-                 T* __restrict y, std::size_t ldy) noexcept {
-    using B = xsimd::batch<T>;
-    constexpr std::size_t L = B::size;
-    for (std::size_t i = 0; i < rows; ++i) {
-        for (std::size_t j = c0; j < c1; ++j) {
-            y[i * ldy + j] = T(0);
-        }
-    }
-    for (std::size_t f = 0; f < k; ++f) {
-        const std::size_t p0 = col_ptr[f], p1 = col_ptr[f + 1];
-        if (p0 == p1) {
-            continue;
-        }
-        const T* wf = w + f * ldw;
-        std::size_t j = c0;
-        for (; j + 4 * L <= c1; j += 4 * L) {
-            const B w0 = B::load_unaligned(wf + j), w1 = B::load_unaligned(wf + j + L);
-            const B w2 = B::load_unaligned(wf + j + 2 * L), w3 = B::load_unaligned(wf + j + 3 * L);
-            for (std::size_t p = p0; p < p1; ++p) {
-                const B s(cval[p]);
-                T* yr = y + static_cast<std::size_t>(row[p]) * ldy + j;
-                xsimd::fma(s, w0, B::load_unaligned(yr)).store_unaligned(yr);
-                xsimd::fma(s, w1, B::load_unaligned(yr + L)).store_unaligned(yr + L);
-                xsimd::fma(s, w2, B::load_unaligned(yr + 2 * L)).store_unaligned(yr + 2 * L);
-                xsimd::fma(s, w3, B::load_unaligned(yr + 3 * L)).store_unaligned(yr + 3 * L);
-            }
-        }
-        for (; j + L <= c1; j += L) {
-            const B w0 = B::load_unaligned(wf + j);
-            for (std::size_t p = p0; p < p1; ++p) {
-                T* yr = y + static_cast<std::size_t>(row[p]) * ldy + j;
-                xsimd::fma(B(cval[p]), w0, B::load_unaligned(yr)).store_unaligned(yr);
-            }
-        }
-        if (j == c1) {
-            continue;
-        }
-#if defined(__AVX512F__)
-        if constexpr (L == 64 / sizeof(T)) {
-            const std::size_t tail = c1 - j;
-            const auto w0 = detail::load_part(wf + j, tail);
-            for (std::size_t p = p0; p < p1; ++p) {
-                T* yr = y + static_cast<std::size_t>(row[p]) * ldy + j;
-                detail::store_part(yr, detail::fma_part(detail::splat(cval[p]), w0,
-                                                        detail::load_part(yr, tail)),
-                                   tail);
-            }
-            continue;
-        }
-#endif
-        for (; j < c1; ++j) {
-            for (std::size_t p = p0; p < p1; ++p) {
-                y[static_cast<std::size_t>(row[p]) * ldy + j] += cval[p] * wf[j];
-            }
-        }
+void sparse_gemm(std::size_t r0, std::size_t r1, const std::uint32_t* row_ptr,
+                 const std::uint32_t* col, const T* val, const T* w, std::size_t ldw,
+                 std::size_t n, T* y, std::size_t ldy) noexcept {
+    for (std::size_t i = r0; i < r1; ++i) {
+        const std::size_t p0 = row_ptr[i];
+        detail::gather_row(col + p0, val + p0, row_ptr[i + 1] - p0, w, ldw, n, y + i * ldy);
     }
 }
 
