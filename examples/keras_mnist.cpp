@@ -92,14 +92,7 @@ int main(int argc, char** argv) try {
     ctml::fit_options<float> options;
     options.epochs = settings.epochs;
     options.seed = settings.seed;
-    options.callbacks.push_back([](const ctml::epoch_metrics& m) {
-        std::printf("Epoch %zu/%zu - %.2fs - loss: %.4f - accuracy: %.4f - val_loss: %.4f - "
-                    "val_accuracy: %.4f\n",
-                    m.epoch, m.epochs, m.seconds, m.loss, m.accuracy, *m.val_loss,
-                    *m.val_accuracy);
-        std::fflush(stdout);
-        return ctml::callback_action::proceed;
-    });
+    options.callbacks.push_back(ctml::keras_progress()); // Keras' verbose=2 lines
     trainer.fit(data.train, options, &data.test);
 
     const auto final_eval = trainer.evaluate(data.test);

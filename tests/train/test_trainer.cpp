@@ -306,3 +306,27 @@ TEST_CASE("run_config: compiled defaults, options, types and JSON") {
         CHECK(j.find(w) != std::string::npos);
     }
 }
+
+TEST_CASE("keras_progress prints Keras' verbose=2 line, validation fields only when measured") {
+    std::FILE* f = std::tmpfile();
+    REQUIRE(f != nullptr);
+    auto cb = ctml::keras_progress(f);
+    ctml::epoch_metrics m;
+    m.epoch = 3;
+    m.epochs = 20;
+    m.seconds = 0.474;
+    m.loss = 0.06251;
+    m.accuracy = 0.981;
+    CHECK(cb(m) == ctml::callback_action::proceed);
+    m.val_loss = 0.0807;
+    m.val_accuracy = 0.97825;
+    cb(m);
+    std::rewind(f);
+    char buf[512] = {};
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    CHECK(std::string(buf, n) ==
+          "Epoch 3/20 - 0.47s - loss: 0.0625 - accuracy: 0.9810\n"
+          "Epoch 3/20 - 0.47s - loss: 0.0625 - accuracy: 0.9810 - val_loss: 0.0807 - "
+          "val_accuracy: 0.9782\n");
+}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <cstddef>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -25,6 +26,24 @@ enum class callback_action { proceed, stop };
 
 /// @brief Called after every epoch, in order. Epoch-level only: the step itself calls nothing.
 using epoch_callback = std::function<callback_action(const epoch_metrics&)>;
+
+/// @brief A callback printing one line per epoch in the format of Keras' fit(verbose=2):
+/// `Epoch 3/20 - 0.47s - loss: 0.0625 - accuracy: 0.9810 - val_loss: ... - val_accuracy: ...`
+/// (the validation fields only when a validation set is given), flushed at once so that a
+/// followed log shows progress live.
+inline epoch_callback keras_progress(std::FILE* out = stdout) {
+    return [out](const epoch_metrics& m) {
+        std::fprintf(out, "Epoch %zu/%zu - %.2fs - loss: %.4f - accuracy: %.4f", m.epoch, m.epochs,
+                     m.seconds, m.loss, m.accuracy);
+        if (m.val_loss && m.val_accuracy) {
+            std::fprintf(out, " - val_loss: %.4f - val_accuracy: %.4f", *m.val_loss,
+                         *m.val_accuracy);
+        }
+        std::fputc('\n', out);
+        std::fflush(out);
+        return callback_action::proceed;
+    };
+}
 
 /// @brief Every epoch's metrics, in order.
 struct history {
