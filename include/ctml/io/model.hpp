@@ -29,6 +29,16 @@ namespace detail {
 inline std::string layer_key(std::size_t l, std::string_view what) {
     return "dense_" + std::to_string(l + 1) + "/" + std::string(what);
 }
+
+// Throws "<file>: <key> has shape (...), expected (...)" unless `a` has the expected shape.
+inline void require_shape(const std::filesystem::path& file, const std::string& key,
+                          const io::npy_array& a, const io::npy_shape& expected) {
+    if (a.shape != expected) {
+        throw format_error(file.string() + ": " + key + " has shape " +
+                           io::detail::npy_shape_text(a.shape) + ", expected " +
+                           io::detail::npy_shape_text(expected));
+    }
+}
 } // namespace detail
 
 /// @brief Writes `net` to dir/model.json and dir/weights.npz (the folder is created; each file
@@ -121,15 +131,9 @@ network<Arch, T> load_model(const std::filesystem::path& dir) {
     for (std::size_t l = 0; l < Arch::layer_count; ++l) {
         const auto& k = npz.at(detail::layer_key(l, "kernel"));
         const auto& b = npz.at(detail::layer_key(l, "bias"));
-        const io::npy_shape ks{net.width(l), net.width(l + 1)};
-        const io::npy_shape bs{net.width(l + 1)};
-        if (k.shape != ks || b.shape != bs) {
-            const bool kernel_wrong = k.shape != ks;
-            throw format_error(weights_path.string() + ": " +
-                               detail::layer_key(l, kernel_wrong ? "kernel" : "bias") +
-                               " has shape " + io::detail::npy_shape_text(kernel_wrong ? k.shape : b.shape) +
-                               ", expected " + io::detail::npy_shape_text(kernel_wrong ? ks : bs));
-        }
+        detail::require_shape(weights_path, detail::layer_key(l, "kernel"), k,
+                              {net.width(l), net.width(l + 1)});
+        detail::require_shape(weights_path, detail::layer_key(l, "bias"), b, {net.width(l + 1)});
         k.copy_to(net.kernel(l));
         b.copy_to(net.bias(l));
     }
@@ -173,13 +177,8 @@ network<Arch, T> load_chainer_npz(const std::filesystem::path& path) {
         const std::string prefix = "predictor/l" + std::to_string(l + 1) + "/";
         const auto& W = npz.at(prefix + "W");
         const auto& b = npz.at(prefix + "b");
-        const io::npy_shape ws{out, in}, bs{out};
-        if (W.shape != ws || b.shape != bs) {
-            const bool w_wrong = W.shape != ws;
-            throw format_error(path.string() + ": " + prefix + (w_wrong ? "W" : "b") +
-                               " has shape " + io::detail::npy_shape_text(w_wrong ? W.shape : b.shape) +
-                               ", expected " + io::detail::npy_shape_text(w_wrong ? ws : bs));
-        }
+        detail::require_shape(path, prefix + "W", W, {out, in});
+        detail::require_shape(path, prefix + "b", b, {out});
         w.resize(in * out);
         W.copy_to(std::span<T>(w));
         auto k = net.kernel(l);

@@ -175,15 +175,7 @@ public:
     /// Loss sum and correct count of the first `rows` rows of input(), without gradients.
     batch_result<T> evaluate_batch(const target_view<T>& targets, std::size_t rows) noexcept {
         compress_input(rows, false);
-        const std::size_t k = net_.output_width();
-        T* out = acts_[layer_count].data();
-        if constexpr (Loss::fuses_softmax) {
-            forward_pass<false>(rows);
-            return Loss::fused(out, targets, rows, k, T(0), out, deltas_[layer_count].data());
-        } else {
-            forward_pass<true>(rows);
-            return Loss::evaluate(out, targets, rows, k, T(0), deltas_[layer_count].data());
-        }
+        return forward_loss(targets, rows, T(0));
     }
 
     /// One epoch over `data` in the order `order` (indices into data). Returns (mean loss,
@@ -384,22 +376,25 @@ private:
     template <bool Update>
     batch_result<T> step(const target_view<T>& targets, std::size_t rows) noexcept {
         compress_input(rows, true);
-        const std::size_t k = net_.output_width();
-        const T scale = T(1) / static_cast<T>(rows);
-        batch_result<T> r;
-        T* out = acts_[layer_count].data();
-        T* dz = deltas_[layer_count].data();
-        if constexpr (Loss::fuses_softmax) {
-            forward_pass<false>(rows);
-            r = Loss::fused(out, targets, rows, k, scale, out, dz);
-            backward_output<false>(rows);
-        } else {
-            forward_pass<true>(rows);
-            r = Loss::evaluate(out, targets, rows, k, scale, dz);
-            backward_output<true>(rows);
-        }
+        const auto r = forward_loss(targets, rows, T(1) / static_cast<T>(rows));
+        backward_output<!Loss::fuses_softmax>(rows);
         backward_layers<Update>(rows, std::make_index_sequence<layer_count>{});
         return r;
+    }
+
+    // Forward pass and loss over `rows` rows; the loss gradient (times grad_scale) goes to
+    // deltas_[L]. A fused loss takes the logits: the last activation is left to it.
+    batch_result<T> forward_loss(const target_view<T>& targets, std::size_t rows,
+                                 T grad_scale) noexcept {
+        const std::size_t k = net_.output_width();
+        T* out = acts_[layer_count].data();
+        T* dz = deltas_[layer_count].data();
+        forward_pass<!Loss::fuses_softmax>(rows);
+        if constexpr (Loss::fuses_softmax) {
+            return Loss::fused(out, targets, rows, k, grad_scale, out, dz);
+        } else {
+            return Loss::evaluate(out, targets, rows, k, grad_scale, dz);
+        }
     }
 
     template <bool FinalActivation>
@@ -419,19 +414,14 @@ private:
             return;
         }
         if (whole_rows || !parallel(rows, in, out)) {
-            forward_block<FinalActivation, I>(rows, 0, out);
+            net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, 0, out);
             return;
         }
         auto body = [&](std::size_t t, std::size_t n) {
             const auto [c0, c1] = split_range(out, t, n);
-            forward_block<FinalActivation, I>(rows, c0, c1);
+            net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, c0, c1);
         };
         pool_.run(body);
-    }
-
-    template <bool FinalActivation, std::size_t I>
-    void forward_block(std::size_t rows, std::size_t c0, std::size_t c1) noexcept {
-        net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, c0, c1);
     }
 
     // The first layer on the compressed input: threads take sample ranges (whole rows, so a

@@ -114,9 +114,6 @@ inline void store_part(double* p, __m512d v, std::size_t w) noexcept {
 }
 inline __m512d splat(double v) noexcept { return _mm512_set1_pd(v); }
 inline __m512d fma_part(__m512d a, __m512d b, __m512d c) noexcept { return _mm512_fmadd_pd(a, b, c); }
-inline constexpr bool masked_tails = true;
-#else
-inline constexpr bool masked_tails = false;
 #endif
 
 // out[0:n] = Σ_p v[p] · src[index[p] · ld + 0:n]: the accumulators of four (then one) SIMD
