@@ -22,6 +22,18 @@
 #define CTML_IDX_MAX_ELEMENTS (std::size_t{1} << 31)
 #endif
 
+// Largest width of one layer (or of the input) accepted from a type, a flag or a model file,
+// checked before anything is allocated (ctml::parameter_layout).
+#ifndef CTML_MAX_WIDTH
+#define CTML_MAX_WIDTH (std::size_t{1} << 20)
+#endif
+
+// Largest parameter count of one network (2^28 floats: 1 GiB of parameters, as much again for
+// gradients and for each optimizer state), checked before anything is allocated.
+#ifndef CTML_MAX_PARAMETERS
+#define CTML_MAX_PARAMETERS (std::size_t{1} << 28)
+#endif
+
 // A trainer compresses each batch's input and multiplies the first layer sparsely when at most
 // this fraction of the input values is non-zero (MNIST: about 0.19); 0 disables it. Change it
 // per trainer with trainer::set_sparse_input_density.

@@ -53,7 +53,8 @@ TEST_CASE("read_file: errors name the path and the errno text") {
     try {
         ctml::io::read_file(missing);
     } catch (const ctml::file_error& e) {
-        CHECK(e.code() == std::errc::no_such_file_or_directory);
+        CHECK(e.os_error() == std::errc::no_such_file_or_directory);
+        CHECK(e.code() == ctml::error_code::file);
     }
     CHECK(CTML_THROW_MESSAGE(ctml::error, ctml::io::read_file(dir.path())) ==
           dir.path().string() + ": cannot read: Is a directory");

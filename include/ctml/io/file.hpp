@@ -17,21 +17,6 @@
 
 #include "ctml/core/error.hpp"
 
-namespace ctml {
-
-/// @brief An operating-system failure on a named file (open, read, write, fsync, rename).
-/// The message names the path, the operation and the errno text; code() keeps the errno.
-class file_error : public error {
-public:
-    file_error(const std::string& what, std::error_code code) : error(what), code_(code) {}
-    const std::error_code& code() const noexcept { return code_; }
-
-private:
-    std::error_code code_;
-};
-
-} // namespace ctml
-
 namespace ctml::io {
 
 namespace detail {

@@ -55,6 +55,8 @@ struct dense {
     using activation_type = std::conditional_t<activation<Activation>, Activation, identity>;
     using initializer_type = std::conditional_t<initializer<Init>, Init, glorot_uniform>;
     static constexpr std::string_view class_name = "Dense";
+    /// A kernel and a bias (ctml::dropout has none).
+    static constexpr bool has_parameters = true;
 };
 
 /// @brief Chainer's L.Linear(In, Out) followed by an activation: a dense layer that states its

@@ -10,7 +10,7 @@
 #include <type_traits>
 
 #include "ctml/io/json.hpp"
-#include "ctml/nn/architecture.hpp"
+#include "ctml/model/architecture.hpp"
 #include "ctml/nn/losses.hpp"
 #include "ctml/nn/network.hpp"
 #include "ctml/optim/optimizer.hpp"

@@ -18,7 +18,7 @@
 #include "ctml/io/json.hpp"
 #include "ctml/io/json_read.hpp"
 #include "ctml/io/npz.hpp"
-#include "ctml/nn/architecture.hpp"
+#include "ctml/model/architecture.hpp"
 #include "ctml/nn/network.hpp"
 
 namespace ctml {
