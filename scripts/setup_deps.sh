@@ -12,6 +12,7 @@ packages=(
   libxtensor-dev libxtensor-blas-dev libxsimd-dev libsimdjson-dev
   libopenblas-dev liblapack-dev zlib1g-dev
   doctest-dev libbenchmark-dev
+  libcli11-dev libcairo2-dev fonts-dejavu-core
   python3 python3-numpy
   ca-certificates curl
 )
