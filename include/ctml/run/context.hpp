@@ -49,10 +49,10 @@ class run_writer;
 /// @brief How to start or find a run (context::start).
 struct context_options {
     /// Experiment of an offline run; empty: CTML_EXPERIMENT, else the program name.
-    std::string experiment;
+    std::string experiment{};
     /// Workspace folder (holding config.json or .ctml/config.json); empty: CTML_WORKSPACE, else
     /// the search from the current folder, else a local ./.ctml workspace.
-    std::filesystem::path workspace;
+    std::filesystem::path workspace{};
     /// Ignore CTML_RUN_DIR and always create a new offline run (tests, tools).
     bool ignore_environment = false;
     /// Create ./.ctml when no workspace is found (else the context is inactive).
@@ -62,9 +62,9 @@ struct context_options {
     /// Interval of the heartbeat events that tell the store the writer lives.
     std::chrono::milliseconds heartbeat_interval{5000};
     /// The job description (run_config JSON, opaque here); may also be set later.
-    std::string job_description;
+    std::string job_description{};
     /// Display name of the run (a tag "ctml.run_name"); empty: none.
-    std::string display_name;
+    std::string display_name{};
 };
 
 /// @brief A handle to the run a process reports into. Copies share the run. Every member is
@@ -143,7 +143,7 @@ public:
 
 private:
     explicit context(std::shared_ptr<detail::run_writer> w) : writer_(std::move(w)) {}
-    std::shared_ptr<detail::run_writer> writer_;
+    std::shared_ptr<detail::run_writer> writer_{};
 };
 
 /// @brief context::current(experiment): the run this process reports into.

@@ -33,13 +33,13 @@ namespace ctml::run {
 
 /// @brief A parsed config.json.
 struct workspace_config {
-    std::string name;                  ///< "name"
-    std::string description;           ///< "description" (empty when absent)
+    std::string name{};                  ///< "name"
+    std::string description{};           ///< "description" (empty when absent)
     std::string store = "sqlite";      ///< "store"
     std::string location = ".";        ///< "location", as written
     double heartbeat_timeout_s = 60.0; ///< "heartbeat_timeout_s"
-    std::filesystem::path config_path; ///< the config.json this came from (absolute)
-    std::filesystem::path root;        ///< the store folder: config_path's folder / location
+    std::filesystem::path config_path{}; ///< the config.json this came from (absolute)
+    std::filesystem::path root{};        ///< the store folder: config_path's folder / location
 
     /// The folder of the runs (`<root>/runs`); a run's folder is `<root>/runs/<run id>`.
     std::filesystem::path runs_dir() const { return root / "runs"; }
@@ -94,7 +94,7 @@ inline workspace_config load_workspace_config(const std::filesystem::path& path)
 /// std::nullopt when there is none up to the filesystem root.
 inline std::optional<std::filesystem::path> find_workspace_config(
     const std::filesystem::path& start = std::filesystem::current_path()) {
-    std::error_code ec;
+    std::error_code ec{};
     std::filesystem::path dir = std::filesystem::absolute(start, ec).lexically_normal();
     if (ec) {
         return std::nullopt;
@@ -161,7 +161,7 @@ inline workspace_config create_workspace_folder(const std::filesystem::path& dir
                                                 std::string_view name,
                                                 std::string_view description = "") {
     check_entity_name("workspace", name);
-    std::error_code ec;
+    std::error_code ec{};
     std::filesystem::create_directories(dir, ec);
     if (ec) {
         throw file_error(dir.string() + ": cannot create the workspace folder: " + ec.message(),

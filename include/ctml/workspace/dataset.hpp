@@ -17,8 +17,8 @@ namespace ctml::workspace {
 /// @brief One source of a file dataset: a local file or folder, or an http(s)/file URL, with an
 /// optional expected SHA-256 (hex) that the bytes must match.
 struct file_source {
-    std::string location;
-    std::string sha256;
+    std::string location{};
+    std::string sha256{};
     file_source(std::string loc, std::string hash = {}) : location(std::move(loc)), sha256(std::move(hash)) {}
     file_source(const char* loc) : location(loc) {}
 };
@@ -65,9 +65,9 @@ public:
     std::filesystem::path mount() const;
 
 private:
-    std::vector<file_source> sources_;
+    std::vector<file_source> sources_{};
     download_options options_;
-    std::optional<dataset_version> version_;
+    std::optional<dataset_version> version_{};
     workspace* ws_ = nullptr;
 };
 
