@@ -34,6 +34,17 @@
 #define CTML_MAX_PARAMETERS (std::size_t{1} << 28)
 #endif
 
+// Largest file ctml reads whole (io::read_file: .npz, .npy, model files), checked with fstat
+// before anything is read; a file that grows past it while being read is refused too.
+#ifndef CTML_MAX_FILE_BYTES
+#define CTML_MAX_FILE_BYTES (1ull << 32)
+#endif
+
+// Largest JSON document ctml reads (io::load_json: model.json, config files, job descriptions).
+#ifndef CTML_MAX_JSON_BYTES
+#define CTML_MAX_JSON_BYTES (1ull << 26)
+#endif
+
 // A trainer compresses each batch's input and multiplies the first layer sparsely when at most
 // this fraction of the input values is non-zero (MNIST: about 0.19); 0 disables it. Change it
 // per trainer with trainer::set_sparse_input_density.

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Whole-file reads and crash-safe whole-file writes (POSIX).
+// Whole-file reads (regular files only, bounded) and crash-safe whole-file writes (POSIX), and
+// the check that a file a folder names stays inside it.
 #pragma once
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctml/config.hpp"
 #include "ctml/core/error.hpp"
 
 namespace ctml::io {
@@ -128,10 +131,15 @@ inline void write_file_atomic(const std::filesystem::path& path, std::string_vie
     detail::fsync_parent(path);
 }
 
-/// @brief The whole content of the regular file `path`; ctml::file_error names the path and
-/// the errno text (a folder gives "Is a directory").
-inline std::string read_file(const std::filesystem::path& path) {
-    detail::fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+/// @brief The whole content of the regular file `path`, at most `max_bytes` of it.
+/// Only regular files are read: a folder ("Is a directory"), a device such as /dev/zero, a FIFO
+/// or a socket is refused without reading (the file is opened with O_NONBLOCK, so opening a FIFO
+/// does not wait for a writer, and checked with fstat). A file larger than `max_bytes`
+/// (CTML_MAX_FILE_BYTES by default), or one that grows past it while being read, is refused
+/// before its bytes are held. Every error is a ctml::file_error naming the path, with the errno.
+inline std::string read_file(const std::filesystem::path& path,
+                             std::uint64_t max_bytes = CTML_MAX_FILE_BYTES) {
+    detail::fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (fd.get() < 0) {
         detail::throw_file_error(path, "open for reading", errno);
     }
@@ -142,12 +150,30 @@ inline std::string read_file(const std::filesystem::path& path) {
     if (S_ISDIR(st.st_mode)) {
         detail::throw_file_error(path, "read", EISDIR);
     }
-    std::string out;
-    if (S_ISREG(st.st_mode)) {
-        out.reserve(static_cast<std::size_t>(st.st_size));
+    if (!S_ISREG(st.st_mode)) {
+        throw file_error(path.string() + ": cannot read: not a regular file (a device, FIFO or "
+                                         "socket); ctml reads only regular files",
+                         std::make_error_code(std::errc::invalid_argument));
     }
-    // Read to end of file rather than trusting st_size: the file may grow, and pipes or /proc
-    // files report 0.
+    const auto too_large = [&](std::uint64_t size, const char* how) {
+        throw file_error(path.string() + ": cannot read: " + how + std::to_string(size) +
+                             " bytes, more than the limit of " + std::to_string(max_bytes) +
+                             " bytes (CTML_MAX_FILE_BYTES, or the reader's own bound)",
+                         std::make_error_code(std::errc::file_too_large));
+    };
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size > max_bytes) {
+        too_large(size, "the file holds ");
+    }
+    // Back to blocking reads (a regular file ignores the flag; this keeps the intent explicit).
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags >= 0) {
+        ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+    }
+    std::string out;
+    out.reserve(static_cast<std::size_t>(size));
+    // Read to end of file rather than trusting st_size (the file may grow, /proc files report
+    // 0), but never past max_bytes.
     char chunk[65536];
     for (;;) {
         const ::ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
@@ -160,9 +186,61 @@ inline std::string read_file(const std::filesystem::path& path) {
         if (n == 0) {
             break;
         }
+        if (static_cast<std::uint64_t>(n) > max_bytes - out.size()) {
+            too_large(out.size() + static_cast<std::uint64_t>(n), "the file grew to at least ");
+        }
         out.append(chunk, static_cast<std::size_t>(n));
     }
     return out;
+}
+
+/// @brief The file `name` inside the folder `dir`, resolved, for files a folder's own content
+/// names (model.json's "weights"). `name` must be a relative path without "..", and the file
+/// must exist and, with every symbolic link resolved, still lie inside `dir`; `field` names who
+/// asked ("model.json: field \"weights\"") in the ctml::file_error otherwise. The file's type and
+/// size are read_file's to check.
+inline std::filesystem::path resolve_inside(const std::filesystem::path& dir,
+                                            const std::filesystem::path& name,
+                                            std::string_view field) {
+    namespace fs = std::filesystem;
+    const std::string who = field.empty() ? dir.string() : std::string(field);
+    const auto refuse = [&](const std::string& why, std::errc e) {
+        throw file_error(who + ": \"" + name.string() + "\" " + why, std::make_error_code(e));
+    };
+    if (name.empty() || name.has_root_name() || name.has_root_directory()) {
+        refuse("must be a file name relative to the folder " + dir.string(),
+               std::errc::permission_denied);
+    }
+    for (const auto& part : name) {
+        if (part == "..") {
+            refuse("must not leave the folder " + dir.string() + " (\"..\")",
+                   std::errc::permission_denied);
+        }
+    }
+    std::error_code ec;
+    const fs::path base = fs::canonical(dir, ec);
+    if (ec) {
+        throw file_error(dir.string() + ": cannot open the folder: " + ec.message(), ec);
+    }
+    const fs::path target = fs::canonical(base / name, ec);
+    if (ec) {
+        throw file_error(who + ": \"" + name.string() + "\": cannot open " +
+                             (dir / name).string() + ": " + ec.message(),
+                         ec);
+    }
+    // Component-wise prefix test: /a/bc is not inside /a/b.
+    auto t = target.begin();
+    for (auto b = base.begin(); b != base.end(); ++b, ++t) {
+        if (t == target.end() || *t != *b) {
+            refuse("resolves to " + target.string() + ", outside the folder " + base.string() +
+                       " (a symbolic link may not leave it)",
+                   std::errc::permission_denied);
+        }
+    }
+    if (t == target.end()) {
+        refuse("names the folder itself", std::errc::is_a_directory);
+    }
+    return target;
 }
 
 } // namespace ctml::io

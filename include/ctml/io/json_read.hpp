@@ -18,6 +18,7 @@
 
 #include <simdjson.h>
 
+#include "ctml/config.hpp"
 #include "ctml/core/error.hpp"
 #include "ctml/io/file.hpp"
 
@@ -430,10 +431,12 @@ inline json_document parse_json(std::string_view text, std::string source = "<st
     return json_document(std::move(state));
 }
 
-/// @brief Reads and parses the file `path`; errors name the path as given. A missing or
-/// unreadable file throws ctml::file_error.
-inline json_document load_json(const std::filesystem::path& path) {
-    return parse_json(read_file(path), path.string());
+/// @brief Reads and parses the file `path` (a regular file of at most `max_bytes`,
+/// CTML_MAX_JSON_BYTES by default); errors name the path as given. A missing, unreadable,
+/// non-regular or oversized file throws ctml::file_error, invalid JSON ctml::format_error.
+inline json_document load_json(const std::filesystem::path& path,
+                               std::uint64_t max_bytes = CTML_MAX_JSON_BYTES) {
+    return parse_json(read_file(path, max_bytes), path.string());
 }
 
 } // namespace ctml::io

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ctml/config.hpp"
 #include "ctml/core/error.hpp"
 #include "ctml/io/file.hpp"
 
@@ -370,10 +371,25 @@ inline std::uint32_t npy_read_le(std::string_view b, std::size_t at, std::size_t
 
 } // namespace detail
 
-/// @brief Parses the bytes of a .npy file; `source` names it in errors (bad magic, unsupported
-/// version or dtype, Fortran order, a malformed header, truncated or surplus data), which are
-/// ctml::format_error.
-inline npy_array decode_npy(std::string_view bytes, std::string source) {
+/// @brief What a .npy header declares: dtype, shape, where the data starts and how many bytes
+/// it takes (overflow-checked), read before any data is.
+struct npy_header {
+    npy_dtype dtype = npy_dtype::f4;
+    npy_shape shape;
+    std::size_t data_offset = 0; ///< magic + version + length + header text
+    std::size_t data_bytes = 0;  ///< product of the shape times the item size
+
+    std::size_t element_count() const noexcept { return data_bytes / npy_itemsize(dtype); }
+};
+
+/// The longest .npy header ctml reads (numpy's own readers refuse headers over 10000 bytes by
+/// default); it bounds what parse_npy_header and a header-only look into a deflated entry read.
+inline constexpr std::size_t npy_max_header_bytes = std::size_t{1} << 20;
+
+/// @brief Parses the header at the start of `bytes` (which need hold only the header, not the
+/// data); ctml::format_error names `source` for bad magic, an unsupported version or dtype,
+/// Fortran order, a malformed or truncated header, or a shape whose byte size overflows.
+inline npy_header parse_npy_header(std::string_view bytes, const std::string& source) {
     if (bytes.size() < 6 || bytes.substr(0, 6) != std::string_view("\x93NUMPY", 6)) {
         throw format_error(source + ": bad .npy magic (not a numpy array file)");
     }
@@ -393,30 +409,47 @@ inline npy_array decode_npy(std::string_view bytes, std::string source) {
                            " bytes)");
     }
     const std::size_t header_len = detail::npy_read_le(bytes, 8, len_bytes);
-    const std::size_t data_at = 8 + len_bytes + header_len;
-    if (data_at > bytes.size()) {
+    if (header_len > npy_max_header_bytes) {
+        throw format_error(source + ": .npy header of " + std::to_string(header_len) +
+                           " bytes, more than the " + std::to_string(npy_max_header_bytes) +
+                           " ctml reads");
+    }
+    npy_header h;
+    h.data_offset = 8 + len_bytes + header_len;
+    if (h.data_offset > bytes.size()) {
         throw format_error(source + ": truncated .npy header (declares " +
                            std::to_string(header_len) + " bytes, " +
                            std::to_string(bytes.size() - 8 - len_bytes) + " present)");
     }
-    npy_array a;
-    a.source = std::move(source);
-    detail::npy_header_parser(bytes.substr(8 + len_bytes, header_len), a.source)
-        .parse(a.dtype, a.shape);
+    detail::npy_header_parser(bytes.substr(8 + len_bytes, header_len), source)
+        .parse(h.dtype, h.shape);
     std::size_t n = 0;
-    const std::size_t item = npy_itemsize(a.dtype);
-    if (!detail::npy_element_count(a.shape, n) || n > std::numeric_limits<std::size_t>::max() / item) {
-        throw format_error(a.source + ": shape " + detail::npy_shape_text(a.shape) +
+    const std::size_t item = npy_itemsize(h.dtype);
+    if (!detail::npy_element_count(h.shape, n) || n > std::numeric_limits<std::size_t>::max() / item) {
+        throw format_error(source + ": shape " + detail::npy_shape_text(h.shape) +
                            " has too many elements");
     }
-    const std::size_t have = bytes.size() - data_at;
-    if (have != n * item) {
-        throw format_error(a.source + ": " + (have < n * item ? "truncated data" : "surplus data") +
-                           ": shape " + detail::npy_shape_text(a.shape) + " of " +
-                           std::string(npy_descr(a.dtype)) + " needs " +
-                           std::to_string(n * item) + " bytes, found " + std::to_string(have));
+    h.data_bytes = n * item;
+    return h;
+}
+
+/// @brief Parses the bytes of a .npy file; `source` names it in errors (bad magic, unsupported
+/// version or dtype, Fortran order, a malformed header, truncated or surplus data), which are
+/// ctml::format_error.
+inline npy_array decode_npy(std::string_view bytes, std::string source) {
+    const npy_header h = parse_npy_header(bytes, source);
+    const std::size_t have = bytes.size() - h.data_offset;
+    if (have != h.data_bytes) {
+        throw format_error(source + ": " + (have < h.data_bytes ? "truncated data" : "surplus data") +
+                           ": shape " + detail::npy_shape_text(h.shape) + " of " +
+                           std::string(npy_descr(h.dtype)) + " needs " +
+                           std::to_string(h.data_bytes) + " bytes, found " + std::to_string(have));
     }
-    const auto* p = reinterpret_cast<const std::byte*>(bytes.data() + data_at);
+    npy_array a;
+    a.source = std::move(source);
+    a.dtype = h.dtype;
+    a.shape = h.shape;
+    const auto* p = reinterpret_cast<const std::byte*>(bytes.data() + h.data_offset);
     a.data.assign(p, p + have);
     return a;
 }
@@ -427,9 +460,11 @@ void save_npy(const std::filesystem::path& path, const npy_shape& shape, const T
     write_file_atomic(path, encode_npy(shape, data));
 }
 
-/// @brief Reads a .npy file; errors name `path`.
-inline npy_array load_npy(const std::filesystem::path& path) {
-    return decode_npy(read_file(path), path.string());
+/// @brief Reads a .npy file of at most `max_bytes` (read_file's checks: a regular file, bounded);
+/// errors name `path`.
+inline npy_array load_npy(const std::filesystem::path& path,
+                          std::uint64_t max_bytes = CTML_MAX_FILE_BYTES) {
+    return decode_npy(read_file(path, max_bytes), path.string());
 }
 
 } // namespace ctml::io

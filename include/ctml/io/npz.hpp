@@ -1,49 +1,29 @@
 // SPDX-License-Identifier: MIT
 // numpy's .npz: a ZIP archive of .npy entries. ctml writes it stored (uncompressed), with a
 // fixed timestamp so that equal weights give equal bytes (content hashes stay stable); it reads
-// stored and deflated entries, with or without ZIP64 records (numpy always writes ZIP64 extras).
+// stored and deflated entries, with or without ZIP64 records (numpy always writes ZIP64 extras),
+// whole (load_npz) or entry by entry with every header checked first (open_npz, npz_archive).
+// The ZIP reader itself is io/detail/zip.hpp.
 #pragma once
 #include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <ranges>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <zlib.h>
-
+#include "ctml/config.hpp"
 #include "ctml/core/error.hpp"
 #include "ctml/io/file.hpp"
+#include "ctml/io/detail/zip.hpp"
 #include "ctml/io/npy.hpp"
 
 namespace ctml::io {
-
-namespace detail {
-
-inline constexpr std::uint32_t zip_local_sig = 0x04034b50;
-inline constexpr std::uint32_t zip_central_sig = 0x02014b50;
-inline constexpr std::uint32_t zip_eocd_sig = 0x06054b50;
-inline constexpr std::uint32_t zip64_eocd_sig = 0x06064b50;
-inline constexpr std::uint32_t zip64_locator_sig = 0x07064b50;
-inline constexpr std::uint64_t zip_max32 = 0xFFFFFFFF;
-inline constexpr std::uint16_t zip_dos_date_1980 = (0 << 9) | (1 << 5) | 1; // 1980-01-01
-
-inline std::uint32_t zip_crc32(std::string_view bytes) noexcept {
-    return static_cast<std::uint32_t>(
-        ::crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-}
-
-inline void zip_put(std::string& out, std::uint64_t v, int bytes) {
-    for (int k = 0; k < bytes; ++k) {
-        out += static_cast<char>((v >> (8 * k)) & 0xFF);
-    }
-}
-
-} // namespace detail
 
 /// @brief Collects named arrays and writes them as an .npz that `np.load` opens. Each name
 /// becomes the entry `<name>.npy`; names may contain '/' ("dense_1/kernel"), as numpy allows.
@@ -281,284 +261,128 @@ private:
     std::vector<npz_entry> entries_;
 };
 
-namespace detail {
-
-/// Reads a ZIP archive held in memory; every error names the source and, past the directory,
-/// the entry.
-class zip_reader {
+/// @brief An .npz held in memory whose entries are read one at a time: header() reads only an
+/// entry's .npy header (inflating at most npy_max_header_bytes of a deflated entry) and checks
+/// that the sizes it declares agree with the archive's, so a caller can check every shape
+/// before allocating anything; read() then inflates, CRC-checks and decodes one entry. All
+/// errors are ctml::format_error naming the source and the entry.
+class npz_archive {
 public:
-    zip_reader(std::string_view bytes, const std::string& source) : b_(bytes), source_(source) {}
-
-    std::vector<npz_entry> read() {
-        locate_directory();
-        std::vector<npz_entry> out;
-        std::size_t at = cd_offset_;
-        for (std::uint64_t i = 0; i < count_; ++i) {
-            npz_entry e = read_entry(at);
-            for (const npz_entry& prior : out) {
-                if (prior.name == e.name) {
-                    fail("entry \"" + e.name + ".npy\" appears twice");
-                }
+    /// Parses the central directory of `bytes` (names must be unique `<name>.npy` entries).
+    npz_archive(std::string bytes, std::string source)
+        : bytes_(std::make_shared<const std::string>(std::move(bytes))),
+          source_(std::move(source)) {
+        detail::zip_reader z(*bytes_, source_);
+        entries_ = z.directory();
+        constexpr std::string_view ext = ".npy";
+        for (const detail::zip_entry& e : entries_) {
+            if (e.name.size() <= ext.size() || !e.name.ends_with(ext)) {
+                z.fail_entry(e.name, "not an .npy array (an .npz holds only <name>.npy entries)");
             }
-            out.push_back(std::move(e));
         }
-        if (at != cd_end_) {
-            fail("central directory holds more than the " + std::to_string(count_) +
-                 " entries it declares");
+    }
+
+    const std::string& source() const noexcept { return source_; }
+    std::size_t size() const noexcept { return entries_.size(); }
+
+    /// The entry names without ".npy", in archive order.
+    std::vector<std::string> names() const {
+        std::vector<std::string> out;
+        for (const detail::zip_entry& e : entries_) {
+            out.push_back(e.name.substr(0, e.name.size() - 4));
         }
         return out;
+    }
+
+    bool contains(std::string_view name) const noexcept { return find(name) != nullptr; }
+
+    /// The .npy header of entry `name` (without ".npy"), from its first bytes only. Throws when
+    /// the entry is missing (listing those present), when its header is malformed, and when
+    /// the data the header declares is not exactly what the entry holds.
+    npy_header header(std::string_view name) const {
+        const detail::zip_entry& e = entry(name);
+        const detail::zip_reader z(*bytes_, source_);
+        const std::string where = entry_source(e);
+        const npy_header h = parse_npy_header(z.prefix(e, npy_max_header_bytes), where);
+        if (e.usize < h.data_offset || e.usize - h.data_offset != h.data_bytes) {
+            const std::uint64_t have = e.usize < h.data_offset ? 0 : e.usize - h.data_offset;
+            throw format_error(where + ": " + (have < h.data_bytes ? "truncated data" : "surplus data") +
+                               ": shape " + detail::npy_shape_text(h.shape) + " of " +
+                               std::string(npy_descr(h.dtype)) + " needs " +
+                               std::to_string(h.data_bytes) + " bytes, the entry holds " +
+                               std::to_string(have));
+        }
+        return h;
+    }
+
+    /// Entry `name` (without ".npy"), inflated, CRC-checked and decoded.
+    npy_array read(std::string_view name) const { return read_entry(entry(name)); }
+
+    /// Every entry, in archive order.
+    npz_file read_all() const {
+        std::vector<npz_entry> out;
+        out.reserve(entries_.size());
+        for (const detail::zip_entry& e : entries_) {
+            out.push_back({e.name.substr(0, e.name.size() - 4), read_entry(e)});
+        }
+        return npz_file(source_, std::move(out));
     }
 
 private:
-    struct central_entry {
-        std::string name;
-        std::uint16_t flags = 0, method = 0;
-        std::uint32_t crc = 0;
-        std::uint64_t csize = 0, usize = 0, offset = 0;
-    };
-
-    std::uint64_t le(std::size_t at, int n) const {
-        if (at > b_.size() || b_.size() - at < static_cast<std::size_t>(n)) {
-            fail("truncated (a record at offset " + std::to_string(at) + " runs past the end)");
-        }
-        std::uint64_t v = 0;
-        for (int k = 0; k < n; ++k) {
-            v |= std::uint64_t(static_cast<unsigned char>(b_[at + k])) << (8 * k);
-        }
-        return v;
-    }
-
-    void locate_directory() {
-        constexpr std::size_t eocd_size = 22;
-        if (b_.size() < eocd_size) {
-            fail("not a ZIP archive, or truncated (" + std::to_string(b_.size()) + " bytes)");
-        }
-        // The end record sits before a comment of at most 65535 bytes; the one whose comment
-        // length reaches exactly to the end of the file is it.
-        std::size_t eocd = std::string_view::npos;
-        const std::size_t last = b_.size() - eocd_size;
-        const std::size_t first = last > 0xFFFF ? last - 0xFFFF : 0;
-        for (std::size_t p = last + 1; p-- > first;) {
-            if (le(p, 4) == zip_eocd_sig && p + eocd_size + le(p + 20, 2) == b_.size()) {
-                eocd = p;
-                break;
+    const detail::zip_entry* find(std::string_view name) const noexcept {
+        for (const detail::zip_entry& e : entries_) {
+            if (e.name.size() == name.size() + 4 && e.name.starts_with(name)) {
+                return &e;
             }
         }
-        if (eocd == std::string_view::npos) {
-            fail("not a ZIP archive, or truncated (no end-of-central-directory record)");
+        return nullptr;
+    }
+    const detail::zip_entry& entry(std::string_view name) const {
+        if (const detail::zip_entry* e = find(name)) {
+            return *e;
         }
-        if (le(eocd + 4, 2) != 0 || le(eocd + 6, 2) != 0) {
-            fail("multi-disk ZIP archives are not supported");
+        std::string list;
+        for (const std::string& n : names()) {
+            list += (list.empty() ? "" : ", ") + n;
         }
-        count_ = le(eocd + 10, 2);
-        std::uint64_t cd_size = le(eocd + 12, 4);
-        cd_offset_ = le(eocd + 16, 4);
-        std::size_t cd_limit = eocd;
-        if (count_ == 0xFFFF || cd_size == zip_max32 || cd_offset_ == zip_max32) {
-            if (eocd >= 20 && le(eocd - 20, 4) == zip64_locator_sig) {
-                const std::uint64_t rec = le(eocd - 20 + 8, 8);
-                if (rec > eocd - 20 || le(static_cast<std::size_t>(rec), 4) != zip64_eocd_sig) {
-                    fail("bad ZIP64 end-of-central-directory locator");
-                }
-                const auto r = static_cast<std::size_t>(rec);
-                count_ = le(r + 32, 8);
-                cd_size = le(r + 40, 8);
-                cd_offset_ = le(r + 48, 8);
-                cd_limit = r;
-            }
-        }
-        if (cd_offset_ > cd_limit || cd_size > cd_limit - cd_offset_) {
-            fail("truncated or corrupt: central directory (offset " + std::to_string(cd_offset_) +
-                 ", " + std::to_string(cd_size) + " bytes) lies outside the " +
-                 std::to_string(b_.size()) + "-byte file");
-        }
-        cd_end_ = static_cast<std::size_t>(cd_offset_ + cd_size);
-        // Each central record takes at least 46 bytes, which bounds a hostile count.
-        if (count_ > cd_size / 46) {
-            fail("central directory declares " + std::to_string(count_) +
-                 " entries but has room for " + std::to_string(cd_size / 46));
-        }
+        throw format_error(source_ + ": no entry \"" + std::string(name) + "\" (" +
+                           (list.empty() ? std::string("the archive is empty")
+                                         : "entries: " + list) +
+                           ")");
+    }
+    std::string entry_source(const detail::zip_entry& e) const {
+        return source_ + ": entry \"" + e.name + "\"";
+    }
+    npy_array read_entry(const detail::zip_entry& e) const {
+        std::string storage;
+        const std::string_view data = detail::zip_reader(*bytes_, source_).content(e, storage);
+        return decode_npy(data, entry_source(e));
     }
 
-    central_entry read_central(std::size_t& at) const {
-        if (at + 46 > cd_end_ || le(at, 4) != zip_central_sig) {
-            fail("corrupt central directory at offset " + std::to_string(at));
-        }
-        central_entry c;
-        c.flags = static_cast<std::uint16_t>(le(at + 8, 2));
-        c.method = static_cast<std::uint16_t>(le(at + 10, 2));
-        c.crc = static_cast<std::uint32_t>(le(at + 16, 4));
-        c.csize = le(at + 20, 4);
-        c.usize = le(at + 24, 4);
-        const std::size_t name_len = le(at + 28, 2), extra_len = le(at + 30, 2),
-                          comment_len = le(at + 32, 2);
-        c.offset = le(at + 42, 4);
-        const std::size_t name_at = at + 46;
-        if (name_at + name_len + extra_len + comment_len > cd_end_) {
-            fail("corrupt central directory at offset " + std::to_string(at));
-        }
-        c.name.assign(b_.substr(name_at, name_len));
-        read_zip64_extra(c, name_at + name_len, extra_len);
-        at = name_at + name_len + extra_len + comment_len;
-        return c;
-    }
-
-    // ZIP64 extra (id 1): the 64-bit values of exactly those fields that read 0xFFFFFFFF.
-    void read_zip64_extra(central_entry& c, std::size_t at, std::size_t len) const {
-        const std::size_t end = at + len;
-        while (at + 4 <= end) {
-            const std::uint64_t id = le(at, 2);
-            const std::size_t size = le(at + 2, 2);
-            std::size_t p = at + 4;
-            if (p + size > end) {
-                fail_entry(c.name, "corrupt extra field in the central directory");
-            }
-            if (id == 0x0001) {
-                for (std::uint64_t* field : {&c.usize, &c.csize, &c.offset}) {
-                    if (*field == zip_max32) {
-                        if (p + 8 > at + 4 + size) {
-                            fail_entry(c.name, "ZIP64 extra field too short");
-                        }
-                        *field = le(p, 8);
-                        p += 8;
-                    }
-                }
-            }
-            at += 4 + size;
-        }
-    }
-
-    npz_entry read_entry(std::size_t& at) const {
-        const central_entry c = read_central(at);
-        if (c.flags & 0x0001) {
-            fail_entry(c.name, "encrypted entries are not supported");
-        }
-        if (c.method != 0 && c.method != 8) {
-            fail_entry(c.name, "compression method " + std::to_string(c.method) +
-                                   " is not supported (stored or deflated only)");
-        }
-        if (c.offset > cd_offset_ || le(static_cast<std::size_t>(c.offset), 4) != zip_local_sig) {
-            fail_entry(c.name, "bad local header at offset " + std::to_string(c.offset));
-        }
-        const auto off = static_cast<std::size_t>(c.offset);
-        const std::size_t name_len = le(off + 26, 2), extra_len = le(off + 28, 2);
-        if (b_.substr(off + 30, name_len) != c.name) {
-            fail_entry(c.name, "local header names \"" + std::string(b_.substr(off + 30, name_len)) +
-                                   "\"");
-        }
-        const std::size_t data_at = off + 30 + name_len + extra_len;
-        if (data_at > cd_offset_ || c.csize > cd_offset_ - data_at) {
-            fail_entry(c.name, "truncated: " + std::to_string(c.csize) +
-                                   " bytes of data at offset " + std::to_string(data_at) +
-                                   " run into the central directory at " +
-                                   std::to_string(cd_offset_));
-        }
-        const std::string_view raw = b_.substr(data_at, static_cast<std::size_t>(c.csize));
-        std::string inflated;
-        std::string_view data = raw;
-        if (c.method == 0) {
-            if (c.usize != c.csize) {
-                fail_entry(c.name, "stored entry with different compressed and uncompressed sizes");
-            }
-        } else {
-            inflated = inflate_raw(c, raw);
-            data = inflated;
-        }
-        const std::uint32_t crc = zip_crc32(data);
-        if (crc != c.crc) {
-            fail_entry(c.name, "CRC-32 mismatch (stored " + hex(c.crc) + ", computed " + hex(crc) +
-                                   "): the archive is corrupt");
-        }
-        constexpr std::string_view ext = ".npy";
-        if (c.name.size() <= ext.size() || !c.name.ends_with(ext)) {
-            fail_entry(c.name, "not an .npy array (an .npz holds only <name>.npy entries)");
-        }
-        npz_entry e;
-        e.name = c.name.substr(0, c.name.size() - ext.size());
-        e.array = decode_npy(data, source_ + ": entry \"" + c.name + "\"");
-        return e;
-    }
-
-    std::string inflate_raw(const central_entry& c, std::string_view in) const {
-        // Deflate cannot exceed about 1032:1; a larger claim is a corrupt or hostile entry.
-        if (c.usize / 1032 > c.csize + 64) {
-            fail_entry(c.name, "claims " + std::to_string(c.usize) + " bytes from " +
-                                   std::to_string(c.csize) + " compressed");
-        }
-        std::string out(static_cast<std::size_t>(c.usize), '\0');
-        z_stream zs{};
-        if (inflateInit2(&zs, -15) != Z_OK) {
-            fail_entry(c.name, "zlib inflateInit2 failed");
-        }
-        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-        zs.next_out = reinterpret_cast<Bytef*>(out.data());
-        int ret = Z_OK;
-        while (ret == Z_OK) {
-            // zlib counts in uInt; feed at most 1 GiB at a time.
-            constexpr std::uint64_t chunk = 1u << 30;
-            zs.avail_in = static_cast<uInt>(std::min<std::uint64_t>(in.size() - zs.total_in, chunk));
-            zs.avail_out =
-                static_cast<uInt>(std::min<std::uint64_t>(out.size() - zs.total_out, chunk));
-            const uLong before_in = zs.total_in, before_out = zs.total_out;
-            ret = ::inflate(&zs, Z_NO_FLUSH);
-            if (ret == Z_OK && zs.total_in == before_in && zs.total_out == before_out) {
-                ret = Z_BUF_ERROR; // no progress: input ended or output full before stream end
-            }
-        }
-        const std::string msg = zs.msg ? zs.msg : "";
-        const uLong produced = zs.total_out;
-        ::inflateEnd(&zs);
-        if (ret != Z_STREAM_END) {
-            fail_entry(c.name, "corrupt deflate data (" +
-                                   (msg.empty() ? std::string("stream ends early or inflates to "
-                                                              "more than the declared ") +
-                                                      std::to_string(c.usize) + " bytes"
-                                                : msg) +
-                                   ")");
-        }
-        if (produced != c.usize) {
-            fail_entry(c.name, "inflates to " + std::to_string(produced) + " bytes, directory says " +
-                                   std::to_string(c.usize));
-        }
-        return out;
-    }
-
-    static std::string hex(std::uint32_t v) {
-        static constexpr char digits[] = "0123456789abcdef";
-        std::string s = "0x";
-        for (int k = 28; k >= 0; k -= 4) {
-            s += digits[(v >> k) & 0xF];
-        }
-        return s;
-    }
-
-    [[noreturn]] void fail(const std::string& what) const {
-        throw format_error(source_ + ": " + what);
-    }
-    [[noreturn]] void fail_entry(const std::string& name, const std::string& what) const {
-        throw format_error(source_ + ": entry \"" + name + "\": " + what);
-    }
-
-    std::string_view b_;
-    const std::string& source_;
-    std::uint64_t count_ = 0;
-    std::uint64_t cd_offset_ = 0;
-    std::size_t cd_end_ = 0;
+    std::shared_ptr<const std::string> bytes_;
+    std::string source_;
+    std::vector<detail::zip_entry> entries_;
 };
-
-} // namespace detail
 
 /// @brief Reads an .npz held in memory; `source` names it in errors. Every entry must be a
 /// stored or deflated `<name>.npy` with a matching CRC-32; errors are ctml::format_error naming
 /// the source, the entry and the problem.
 inline npz_file parse_npz(std::string_view bytes, std::string source) {
-    auto entries = detail::zip_reader(bytes, source).read();
-    return npz_file(std::move(source), std::move(entries));
+    return npz_archive(std::string(bytes), std::move(source)).read_all();
 }
 
-/// @brief Reads the .npz file `path` (written by ctml, `np.savez` or `np.savez_compressed`).
-inline npz_file load_npz(const std::filesystem::path& path) {
-    return parse_npz(read_file(path), path.string());
+/// @brief Opens the .npz file `path` (at most `max_bytes`, a regular file: read_file's checks)
+/// for reading entry by entry.
+inline npz_archive open_npz(const std::filesystem::path& path,
+                            std::uint64_t max_bytes = CTML_MAX_FILE_BYTES) {
+    return npz_archive(read_file(path, max_bytes), path.string());
+}
+
+/// @brief Reads the .npz file `path` (written by ctml, `np.savez` or `np.savez_compressed`;
+/// at most `max_bytes`).
+inline npz_file load_npz(const std::filesystem::path& path,
+                         std::uint64_t max_bytes = CTML_MAX_FILE_BYTES) {
+    return open_npz(path, max_bytes).read_all();
 }
 
 } // namespace ctml::io
