@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <new>
 #include <span>
+#include <string>
 
 #include "ctml/config.hpp"
+#include "ctml/core/error.hpp"
 
 namespace ctml {
 
@@ -37,7 +40,8 @@ public:
     buffer(buffer&&) noexcept = default;
     buffer& operator=(buffer&&) noexcept = default;
 
-    /// Reallocates (contents reset to zero) only when the size changes.
+    /// Reallocates (contents reset to zero) only when the size changes. A size whose byte count
+    /// overflows throws ctml::config_error; a failed allocation std::bad_alloc.
     void resize(std::size_t n) {
         if (n == size_ && data_) {
             return;
@@ -48,6 +52,16 @@ public:
             return;
         }
         constexpr std::size_t a = CTML_BUFFER_ALIGNMENT;
+        // n * sizeof(T), rounded up to the alignment, must not wrap: a wrapped size would
+        // allocate a small block that the caller then indexes as n elements.
+        constexpr std::size_t max_elements =
+            (std::numeric_limits<std::size_t>::max() - (a - 1)) / sizeof(T);
+        if (n > max_elements) {
+            throw config_error("buffer: " + std::to_string(n) + " elements of " +
+                               std::to_string(sizeof(T)) +
+                               " bytes do not fit in the address space (at most " +
+                               std::to_string(max_elements) + ")");
+        }
         const std::size_t bytes = (n * sizeof(T) + a - 1) / a * a;
         void* p = std::aligned_alloc(a, bytes);
         if (!p) {
