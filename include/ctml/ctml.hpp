@@ -11,6 +11,7 @@
 #include "ctml/data/dataset.hpp"
 #include "ctml/data/idx.hpp"
 #include "ctml/data/mnist.hpp"
+#include "ctml/model/chainer.hpp"
 #include "ctml/model/model.hpp"
 #include "ctml/kernels/cpu/fused.hpp"
 #include "ctml/kernels/cpu/gemm.hpp"

@@ -1,62 +1,101 @@
 // SPDX-License-Identifier: MIT
 // Model files: <dir>/model.json (format, library version, Keras-like architecture, optionally the
-// training job) and <dir>/weights.npz (per layer "dense_<i>/kernel" in × out and
-// "dense_<i>/bias", float32 or float64, numpy-readable). load_model<Arch>() checks the
-// architecture and every shape against the type and names the first difference.
+// training job) and <dir>/weights.npz (per dense layer "dense_<i>/kernel" in × out and
+// "dense_<i>/bias", float32 or float64, numpy-readable; <i> counts dense layers only, dropout
+// has no entries). load_model<Arch>() checks the architecture and every shape against the type
+// and names the first difference.
+//
+// A model folder is untrusted input: load_model reads only regular files inside the folder
+// (no absolute path, no "..", no symbolic link out of it), each with a size bound, and checks
+// every width (CTML_MAX_WIDTH, CTML_MAX_PARAMETERS) and every array's header before it
+// allocates the network, so what a hostile folder can make it allocate stays proportional to
+// the size of its files.
 #pragma once
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
-#include <span>
+#include <string_view>
 #include <system_error>
-#include <vector>
+#include <utility>
 
 #include "ctml/config.hpp"
 #include "ctml/core/error.hpp"
+#include "ctml/core/layout.hpp"
 #include "ctml/io/file.hpp"
 #include "ctml/io/json.hpp"
 #include "ctml/io/json_read.hpp"
+#include "ctml/io/npy.hpp"
 #include "ctml/io/npz.hpp"
 #include "ctml/model/architecture.hpp"
 #include "ctml/nn/network.hpp"
+#include "ctml/nn/widths.hpp"
 
 namespace ctml {
 
 inline constexpr std::string_view model_format = "ctml.model/1";
 
 namespace detail {
-inline std::string layer_key(std::size_t l, std::string_view what) {
-    return "dense_" + std::to_string(l + 1) + "/" + std::string(what);
+
+/// "dense_<i>/<what>" for layer l (0-based), <i> counting dense layers only.
+template <class Arch>
+std::string layer_key(std::size_t l, std::string_view what) {
+    return "dense_" + std::to_string(layer_ordinal<Arch>(l)) + "/" + std::string(what);
 }
 
-// Throws "<file>: <key> has shape (...), expected (...)" unless `a` has the expected shape.
-inline void require_shape(const std::filesystem::path& file, const std::string& key,
-                          const io::npy_array& a, const io::npy_shape& expected) {
-    if (a.shape != expected) {
-        throw format_error(file.string() + ": " + key + " has shape " +
-                           io::detail::npy_shape_text(a.shape) + ", expected " +
+/// The largest .npz that can hold `layout`'s parameters in `arrays` arrays: 8 bytes per
+/// parameter (float64), 4 KiB of ZIP and .npy headers per array, 64 KiB for the archive (a
+/// comment); never more than CTML_MAX_FILE_BYTES.
+inline std::uint64_t weights_file_bound(const parameter_layout& layout, std::size_t arrays) {
+    const std::uint64_t bound = std::uint64_t{layout.parameter_count()} * 8 +
+                                std::uint64_t{arrays} * 4096 + 65536;
+    return std::min<std::uint64_t>(bound, CTML_MAX_FILE_BYTES);
+}
+
+/// Checks entry `key` of `npz` from its header only: present, convertible to T, of shape
+/// `expected`; the message names the file and the key.
+template <class T>
+void require_entry(const io::npz_archive& npz, const std::string& key,
+                   const io::npy_shape& expected) {
+    const io::npy_header h = npz.header(key);
+    if (h.shape != expected) {
+        throw format_error(npz.source() + ": " + key + " has shape " +
+                           io::detail::npy_shape_text(h.shape) + ", expected " +
                            io::detail::npy_shape_text(expected));
     }
+    if (!io::detail::npy_converts<T>(h.dtype)) {
+        throw format_error(npz.source() + ": " + key + " is stored as " +
+                           std::string(io::npy_descr(h.dtype)) + ", which does not convert to " +
+                           std::string(io::npy_descr(io::npy_dtype_of<T>)));
+    }
 }
+
 } // namespace detail
 
 /// @brief Writes `net` to dir/model.json and dir/weights.npz (the folder is created; each file
 /// is written to a temporary name and renamed into place). `write_training`, when given, writes
-/// one JSON value stored under "training" (e.g. run_config::write_json).
+/// one JSON value stored under "training" (e.g. run_config::write_json). A folder that cannot be
+/// created or a file that cannot be written throws ctml::file_error.
 template <class Arch, class T>
 void save_model(const network<Arch, T>& net, const std::filesystem::path& dir,
                 const std::function<void(io::json_writer&)>& write_training = {}) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-        throw workspace_error(dir.string() + ": cannot create the model folder: " + ec.message());
+        throw file_error(dir.string() + ": cannot create the model folder: " + ec.message(), ec);
     }
+    static constexpr auto parametric = detail::parametric_layers<Arch>();
     io::npz_writer weights;
     for (std::size_t l = 0; l < Arch::layer_count; ++l) {
-        weights.add(detail::layer_key(l, "kernel"), {net.width(l), net.width(l + 1)},
+        if (!parametric[l]) {
+            continue;
+        }
+        weights.add(detail::layer_key<Arch>(l, "kernel"), {net.width(l), net.width(l + 1)},
                     net.kernel(l).data());
-        weights.add(detail::layer_key(l, "bias"), {net.width(l + 1)}, net.bias(l).data());
+        weights.add(detail::layer_key<Arch>(l, "bias"), {net.width(l + 1)}, net.bias(l).data());
     }
     weights.save(dir / "weights.npz");
 
@@ -75,119 +114,58 @@ void save_model(const network<Arch, T>& net, const std::filesystem::path& dir,
     io::write_file_atomic(dir / "model.json", w.take() + "\n");
 }
 
-/// @brief Reads a model written by save_model into a network<Arch, T>. Every layer's class,
-/// activation and width must match Arch (a ctml::dynamic width takes the stored value), and
-/// every array's shape the widths; the first difference is named in a ctml::format_error.
+/// @brief Reads a model written by save_model into a network<Arch, T>.
+///
+/// In this order, before the network is allocated: model.json (a regular file inside `dir`, at
+/// most CTML_MAX_JSON_BYTES) must have the format "ctml.model/1" and an architecture that
+/// read_architecture<Arch> accepts (layer classes, activations, dropout rates, widths against
+/// the type, CTML_MAX_WIDTH and CTML_MAX_PARAMETERS); its "weights" field must name a regular
+/// file inside `dir` (no absolute path, "..", or symbolic link out of the folder) of at most
+/// 8 bytes per parameter plus 4 KiB per array plus 64 KiB; and that .npz's headers must give
+/// every "dense_<i>/kernel" and "dense_<i>/bias" the shape the widths say. Only then are the
+/// network and the arrays read.
+///
+/// Errors: ctml::format_error for content (naming the file and the field or array),
+/// ctml::file_error for a file that is missing, outside the folder, not regular or too large.
 template <class Arch, class T = float>
 network<Arch, T> load_model(const std::filesystem::path& dir) {
-    const auto json_path = dir / "model.json";
-    const auto doc = io::load_json(json_path);
+    const auto json_path = io::resolve_inside(dir, "model.json", dir.string());
+    const std::string json_name = (dir / "model.json").string();
+    const auto doc = io::parse_json(io::read_file(json_path, CTML_MAX_JSON_BYTES), json_name);
     const auto root = doc.root().as_object();
     const std::string format = root.get_string("format");
     if (format != model_format) {
-        throw format_error(json_path.string() + ": field \"format\" is \"" + format +
-                           "\", expected \"" + std::string(model_format) + "\"");
+        throw format_error(json_name + ": field \"format\" is \"" + format + "\", expected \"" +
+                           std::string(model_format) + "\"");
     }
-    const auto arch = root.get_object("architecture");
-    const auto layers = arch.get_object("config").get_array("layers");
-    if (layers.size() != Arch::layer_count + 1) {
-        throw format_error(json_path.string() + ": the model has " +
-                           std::to_string(layers.size() - (layers.size() > 0 ? 1 : 0)) +
-                           " layers, the network type has " +
-                           std::to_string(Arch::layer_count));
-    }
-    const auto input_shape = layers.at(0).as_object().get_object("config").get_array(
-        "batch_input_shape");
-    const std::size_t stored_input = input_shape.expect_size(2, 2).at(1).as_uint();
-    if (stored_input != Arch::input_width) {
-        throw format_error(json_path.string() + ": input width is " +
-                           std::to_string(stored_input) + ", the network type has input<" +
-                           std::to_string(Arch::input_width) + ">");
-    }
-    layer_widths<Arch> widths;
-    std::array<std::string_view, Arch::layer_count> activations{};
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        ((activations[I] = Arch::template layer_type<I>::activation_type::name), ...);
-    }(std::make_index_sequence<Arch::layer_count>{});
+    const layer_widths<Arch> widths =
+        read_architecture<Arch>(root.get_object("architecture"), json_name);
+    const parameter_layout layout = detail::layout_of(widths, json_name);
+
+    static constexpr auto parametric = detail::parametric_layers<Arch>();
+    const std::size_t arrays =
+        2 * static_cast<std::size_t>(std::count(parametric.begin(), parametric.end(), true));
+    const std::string weights_name = root.get_string("weights");
+    const auto weights_path =
+        io::resolve_inside(dir, weights_name, json_name + ": field \"weights\"");
+    const io::npz_archive npz(
+        io::read_file(weights_path, detail::weights_file_bound(layout, arrays)),
+        (dir / weights_name).string());
     for (std::size_t l = 0; l < Arch::layer_count; ++l) {
-        const auto cfg = layers.at(l + 1).as_object().get_object("config");
-        const std::string act = cfg.get_string("activation");
-        const std::string where = json_path.string() + ": layer " + std::to_string(l + 1);
-        if (act != activations[l]) {
-            throw format_error(where + " uses activation \"" + act +
-                               "\", the network type has \"" + std::string(activations[l]) + "\"");
+        if (parametric[l]) {
+            detail::require_entry<T>(npz, detail::layer_key<Arch>(l, "kernel"),
+                                     {layout.width(l), layout.width(l + 1)});
+            detail::require_entry<T>(npz, detail::layer_key<Arch>(l, "bias"),
+                                     {layout.width(l + 1)});
         }
-        const std::size_t units = cfg.get_uint("units", 1);
-        const std::size_t compiled = Arch::static_widths[l + 1];
-        if (compiled != dynamic && compiled != units) {
-            throw format_error(where + " has " + std::to_string(units) +
-                               " units, the network type has " + std::to_string(compiled));
-        }
-        widths.set(l, units, where);
     }
+
     network<Arch, T> net(widths);
-    const auto weights_path = dir / root.get_string("weights");
-    const auto npz = io::load_npz(weights_path);
     for (std::size_t l = 0; l < Arch::layer_count; ++l) {
-        const auto& k = npz.at(detail::layer_key(l, "kernel"));
-        const auto& b = npz.at(detail::layer_key(l, "bias"));
-        detail::require_shape(weights_path, detail::layer_key(l, "kernel"), k,
-                              {net.width(l), net.width(l + 1)});
-        detail::require_shape(weights_path, detail::layer_key(l, "bias"), b, {net.width(l + 1)});
-        k.copy_to(net.kernel(l));
-        b.copy_to(net.bias(l));
-    }
-    return net;
-}
-
-/// @brief Writes the weights in Chainer's layout, as serializers.save_npz(path, L.Classifier(net))
-/// names them: "predictor/l<i>/W" (out × in, Chainer's Linear) and "predictor/l<i>/b".
-template <class Arch, class T>
-void save_chainer_npz(const network<Arch, T>& net, const std::filesystem::path& path) {
-    io::npz_writer w;
-    std::vector<T> transposed;
-    for (std::size_t l = 0; l < Arch::layer_count; ++l) {
-        const std::size_t in = net.width(l), out = net.width(l + 1);
-        transposed.resize(in * out);
-        const auto k = net.kernel(l);
-        for (std::size_t i = 0; i < in; ++i) {
-            for (std::size_t j = 0; j < out; ++j) {
-                transposed[j * in + i] = k[i * out + j];
-            }
+        if (parametric[l]) {
+            npz.read(detail::layer_key<Arch>(l, "kernel")).copy_to(net.kernel(l));
+            npz.read(detail::layer_key<Arch>(l, "bias")).copy_to(net.bias(l));
         }
-        const std::string prefix = "predictor/l" + std::to_string(l + 1) + "/";
-        w.add(prefix + "W", {out, in}, transposed.data());
-        w.add(prefix + "b", {out}, net.bias(l).data());
-    }
-    w.save(path);
-}
-
-/// @brief Reads weights written by save_chainer_npz (or by Chainer for the same network) into a
-/// network<Arch, T> whose widths are all static; shapes are checked and the first difference named.
-template <class Arch, class T = float>
-network<Arch, T> load_chainer_npz(const std::filesystem::path& path) {
-    static_assert(Arch::all_static,
-                  "ctml::load_chainer_npz: the network type must have static widths (the npz "
-                  "does not store an architecture)");
-    network<Arch, T> net;
-    const auto npz = io::load_npz(path);
-    std::vector<T> w;
-    for (std::size_t l = 0; l < Arch::layer_count; ++l) {
-        const std::size_t in = net.width(l), out = net.width(l + 1);
-        const std::string prefix = "predictor/l" + std::to_string(l + 1) + "/";
-        const auto& W = npz.at(prefix + "W");
-        const auto& b = npz.at(prefix + "b");
-        detail::require_shape(path, prefix + "W", W, {out, in});
-        detail::require_shape(path, prefix + "b", b, {out});
-        w.resize(in * out);
-        W.copy_to(std::span<T>(w));
-        auto k = net.kernel(l);
-        for (std::size_t i = 0; i < in; ++i) {
-            for (std::size_t j = 0; j < out; ++j) {
-                k[i * out + j] = w[j * in + i];
-            }
-        }
-        b.copy_to(net.bias(l));
     }
     return net;
 }
