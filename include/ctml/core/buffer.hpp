@@ -53,9 +53,11 @@ public:
         }
         constexpr std::size_t a = CTML_BUFFER_ALIGNMENT;
         // n * sizeof(T), rounded up to the alignment, must not wrap: a wrapped size would
-        // allocate a small block that the caller then indexes as n elements.
+        // allocate a small block that the caller then indexes as n elements. No object may
+        // exceed PTRDIFF_MAX bytes, so that is the bound.
         constexpr std::size_t max_elements =
-            (std::numeric_limits<std::size_t>::max() - (a - 1)) / sizeof(T);
+            (static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) - (a - 1)) /
+            sizeof(T);
         if (n > max_elements) {
             throw config_error("buffer: " + std::to_string(n) + " elements of " +
                                std::to_string(sizeof(T)) +
