@@ -79,9 +79,20 @@ foreach(_rel IN LISTS _ctml_cpp_tests)
   if(NOT _ok)
     continue()
   endif()
+  # tests/run and tests/workspace exercise the store: they need ctml::workspace.
+  set(_ctml_needs_workspace FALSE)
+  if(_group MATCHES "^(run|workspace)(\\.|$)")
+    set(_ctml_needs_workspace TRUE)
+    if(NOT TARGET ctml::workspace)
+      continue()
+    endif()
+  endif()
   _ctml_target_name(_target ${_stem} ${_group})
   add_executable(${_target} "${PROJECT_SOURCE_DIR}/tests/${_rel}")
   target_link_libraries(${_target} PRIVATE ctml::ctml ctml_doctest_main doctest::doctest)
+  if(_ctml_needs_workspace)
+    target_link_libraries(${_target} PRIVATE ctml::workspace)
+  endif()
   target_compile_options(${_target} PRIVATE ${CTML_WARNINGS})
   add_test(NAME ${_group}.${_stem} COMMAND ${_target} WORKING_DIRECTORY "${PROJECT_BINARY_DIR}")
   _ctml_test_properties(${_group}.${_stem})
@@ -189,24 +200,27 @@ foreach(_pair "cxx;${CMAKE_CXX_COMPILER}" "clang;${CTML_CLANGXX}")
 endforeach()
 
 # ---------------------------------------------------------------------------------------------
-# 5. CUDA: tests/cuda/test_*.cu, built with nvcc (no GPU needed to build; they exit 77 without
-#    one), label gpu; plus every kernels/cuda/*.cuh compiled alone by nvcc.
+# 5. CUDA: tests/cuda/test_*.cu, built with nvcc for every CMAKE_CUDA_ARCHITECTURES entry,
+#    warnings as errors (no GPU needed to build), doctest with the main of tests/cuda/gpu_main.cu:
+#    without a device only their "host" suite runs and they exit 77 (skipped); label gpu. Plus
+#    every .cuh compiled alone by nvcc. (tests/cuda_host/ holds g++-built tests of the CUDA
+#    code's host side; they follow the ordinary conventions of part 1.)
 file(GLOB _ctml_cu_tests CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/tests/cuda/test_*.cu")
 list(SORT _ctml_cu_tests)
 if(CTML_WITH_CUDA)
-  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-    set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "CUDA architectures (90: H100)")
-  endif()
   enable_language(CUDA)
   list(LENGTH _ctml_cu_tests _count)
   message(STATUS "CUDA: nvcc found (${CMAKE_CUDA_COMPILER}, ${CMAKE_CUDA_COMPILER_VERSION}), "
                  "CTML_WITH_CUDA=ON, architectures ${CMAKE_CUDA_ARCHITECTURES}, "
                  "${_count} CUDA test(s)")
+  add_library(ctml_cuda_test_main OBJECT "${PROJECT_SOURCE_DIR}/tests/cuda/gpu_main.cu")
+  target_link_libraries(ctml_cuda_test_main PUBLIC ctml::cuda doctest::doctest)
+  ctml_cuda_warnings(ctml_cuda_test_main)
   foreach(_src IN LISTS _ctml_cu_tests)
     get_filename_component(_stem "${_src}" NAME_WE)
     _ctml_target_name(_target ${_stem} cuda)
     add_executable(${_target} "${_src}")
-    target_link_libraries(${_target} PRIVATE ctml::cuda doctest::doctest)
+    target_link_libraries(${_target} PRIVATE ctml_cuda_test_main ctml::cuda doctest::doctest)
     ctml_cuda_warnings(${_target})
     add_test(NAME cuda.${_stem} COMMAND ${_target} WORKING_DIRECTORY "${PROJECT_BINARY_DIR}")
     _ctml_test_properties(cuda.${_stem} LABELS gpu)

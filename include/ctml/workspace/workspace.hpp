@@ -77,7 +77,7 @@ class run_handle;
 class workspace {
 public:
     /// Opens the workspace described by `config` (creating the database when missing).
-    explicit workspace(run::workspace_config config);
+    explicit workspace(::ctml::run::workspace_config config);
     workspace(workspace&&) noexcept;
     workspace& operator=(workspace&&) noexcept;
     ~workspace();
@@ -90,7 +90,7 @@ public:
     const std::string& name() const noexcept { return config_.name; }
     /// The store folder.
     const std::filesystem::path& root() const noexcept { return config_.root; }
-    const run::workspace_config& config() const noexcept { return config_; }
+    const ::ctml::run::workspace_config& config() const noexcept { return config_; }
     store& backend() noexcept { return *store_; }
 
     // Runs.
@@ -128,7 +128,7 @@ public:
     void delete_model_version(std::string_view ref);
 
 private:
-    run::workspace_config config_;
+    ::ctml::run::workspace_config config_;
     std::unique_ptr<store> store_;
 };
 
@@ -146,7 +146,7 @@ public:
     /// @brief The trainer's own run, from inside the trainer: flushes `ctx` (so everything
     /// logged so far is ingested) and opens its workspace. Throws ctml::workspace_error for an
     /// inactive context. The returned handle owns its workspace.
-    static run_handle of(run::context& ctx);
+    static run_handle of(::ctml::run::context& ctx);
 
     const std::string& id() const noexcept { return id_; }
     run_details details();
@@ -166,7 +166,7 @@ private:
     std::shared_ptr<workspace> owned_; // set by of()
     workspace* ws_;
     std::string id_;
-    run::context ctx_; // set by of(): flushed before each read
+    ::ctml::run::context ctx_; // set by of(): flushed before each read
 };
 
 } // namespace ctml::workspace
