@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <system_error>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -234,11 +237,23 @@ TEST_CASE("read_idx: hostile dimensions are refused without a large allocation")
     }
 }
 
-TEST_CASE("read_idx: a missing file or a folder is a data_error naming it") {
+TEST_CASE("read_idx: a missing file, a folder, a FIFO or a device is a file_error naming it") {
     temp_dir dir("idx");
-    auto msg = thrown<ctml::data_error>([&] { ctml::read_idx(dir / "nope"); });
+    auto msg = thrown<ctml::file_error>([&] { ctml::read_idx(dir / "nope"); });
     CHECK(contains(msg, (dir / "nope").string()));
     CHECK(contains(msg, "cannot open"));
-    msg = thrown<ctml::data_error>([&] { ctml::read_idx(dir.path()); });
+    msg = thrown<ctml::file_error>([&] { ctml::read_idx(dir.path()); });
     CHECK(contains(msg, "is a folder"));
+    // A FIFO would block a plain open until a writer came, and /dev/zero never ends.
+    REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    msg = thrown<ctml::file_error>([&] { ctml::read_idx(dir / "fifo"); });
+    CHECK(contains(msg, (dir / "fifo").string() + ": not a regular file"));
+    msg = thrown<ctml::file_error>([&] { ctml::read_idx("/dev/zero"); });
+    CHECK(contains(msg, "/dev/zero: not a regular file"));
+    try {
+        ctml::read_idx(dir / "nope");
+    } catch (const ctml::file_error& e) {
+        CHECK(e.code() == ctml::error_code::file);
+        CHECK((e.os_error() == std::errc::no_such_file_or_directory));
+    }
 }

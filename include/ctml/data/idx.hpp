@@ -94,7 +94,8 @@ inline void read_idx_elements(byte_source& src, std::size_t n, std::vector<std::
 /// dimensions, raw or gzip-compressed (recognised by its content, not its name).
 /// Throws ctml::format_error naming the file and the problem: wrong magic, another element type,
 /// no dimensions or a zero dimension, more than CTML_IDX_MAX_ELEMENTS elements, truncated or
-/// trailing bytes, a corrupt or truncated gzip stream; ctml::data_error when it cannot be read.
+/// trailing bytes, a corrupt or truncated gzip stream; ctml::file_error when it cannot be opened
+/// or read, or is not a regular file (a folder, FIFO or device).
 inline idx_array read_idx(const std::filesystem::path& path) {
     detail::byte_source src(path);
     const std::string name = path.string();

@@ -12,13 +12,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <new>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctml/core/error.hpp"
 
@@ -29,26 +32,39 @@ namespace ctml::detail {
 inline constexpr std::uint64_t gzip_max_expansion = 1040;
 
 /// @brief Sequential reader of a file's plain bytes; gzip is detected by its magic bytes 1f 8b,
-/// not by the file's extension. Errors are ctml::format_error / ctml::data_error naming the file.
+/// not by the file's extension. Only regular files are read. Errors name the file:
+/// ctml::file_error when it cannot be opened or read (or is a folder, FIFO or device),
+/// ctml::format_error for a corrupt gzip stream.
 class byte_source {
 public:
     explicit byte_source(const std::filesystem::path& path)
         : path_(path), in_buf_(std::size_t{1} << 16) {
-        std::error_code ec;
-        if (std::filesystem::is_directory(path_, ec)) {
-            throw data_error(path_.string() + ": is a folder, expected a file");
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses anything
+        // but a regular file (a FIFO, /dev/zero, a socket) before a byte is read.
+        fd_.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd_.fd < 0) {
+            const std::error_code ec(errno, std::generic_category());
+            throw file_error(path_.string() + ": cannot open for reading (" + ec.message() + ")",
+                             ec);
         }
-        errno = 0;
-        in_.open(path_, std::ios::binary);
-        if (!in_) {
-            const std::error_code open_ec(errno, std::generic_category());
-            throw data_error(path_.string() + ": cannot open for reading (" + open_ec.message() + ")");
+        struct ::stat st {};
+        if (::fstat(fd_.fd, &st) != 0) {
+            const std::error_code ec(errno, std::generic_category());
+            throw file_error(path_.string() + ": cannot stat (" + ec.message() + ")", ec);
         }
-        if (std::filesystem::is_regular_file(path_, ec)) {
-            const auto n = std::filesystem::file_size(path_, ec);
-            if (!ec) {
-                file_size_ = n;
-            }
+        if (!S_ISREG(st.st_mode)) {
+            throw file_error(path_.string() + (S_ISDIR(st.st_mode)
+                                                   ? ": is a folder, expected a file"
+                                                   : ": not a regular file (a device, FIFO or "
+                                                     "socket); ctml reads only regular files"),
+                             std::make_error_code(S_ISDIR(st.st_mode)
+                                                      ? std::errc::is_a_directory
+                                                      : std::errc::invalid_argument));
+        }
+        file_size_ = static_cast<std::uint64_t>(st.st_size);
+        const int flags = ::fcntl(fd_.fd, F_GETFL);
+        if (flags >= 0) {
+            ::fcntl(fd_.fd, F_SETFL, flags & ~O_NONBLOCK);
         }
         fill_input();
         gzip_ = avail_ >= 2 && in_buf_[0] == 0x1f && in_buf_[1] == 0x8b;
@@ -110,13 +126,28 @@ public:
 private:
     // Reads the next piece of the file into in_buf_ once the previous one is used up.
     void fill_input() {
-        in_.read(reinterpret_cast<char*>(in_buf_.data()),
-                 static_cast<std::streamsize>(in_buf_.size()));
-        if (in_.bad()) {
-            throw data_error(path_.string() + ": read error");
-        }
-        avail_ = static_cast<std::size_t>(in_.gcount());
+        avail_ = read_fd(in_buf_.data(), in_buf_.size());
         pos_ = 0;
+    }
+
+    // Reads up to n bytes (fewer only at end of file); a failed read is a ctml::file_error.
+    std::size_t read_fd(std::uint8_t* dst, std::size_t n) {
+        std::size_t done = 0;
+        while (done < n) {
+            const ::ssize_t got = ::read(fd_.fd, dst + done, std::min<std::size_t>(n - done, 1u << 30));
+            if (got < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                const std::error_code ec(errno, std::generic_category());
+                throw file_error(path_.string() + ": read error (" + ec.message() + ")", ec);
+            }
+            if (got == 0) {
+                break;
+            }
+            done += static_cast<std::size_t>(got);
+        }
+        return done;
     }
 
     std::size_t read_raw(std::uint8_t* dst, std::size_t n) {
@@ -125,12 +156,7 @@ private:
             if (pos_ == avail_) {
                 if (n - done >= in_buf_.size()) {
                     // Large request: skip the staging buffer.
-                    in_.read(reinterpret_cast<char*>(dst + done),
-                             static_cast<std::streamsize>(n - done));
-                    if (in_.bad()) {
-                        throw data_error(path_.string() + ": read error");
-                    }
-                    const auto got = static_cast<std::size_t>(in_.gcount());
+                    const std::size_t got = read_fd(dst + done, n - done);
                     done += got;
                     if (got == 0) {
                         break;
@@ -221,8 +247,21 @@ private:
         zs_->avail_in = static_cast<uInt>(avail_);
     }
 
+    // Closes the descriptor however the object ends, a throwing constructor included.
+    struct fd_holder {
+        int fd = -1;
+        fd_holder() = default;
+        fd_holder(const fd_holder&) = delete;
+        fd_holder& operator=(const fd_holder&) = delete;
+        ~fd_holder() {
+            if (fd >= 0) {
+                ::close(fd);
+            }
+        }
+    };
+
     std::filesystem::path path_;
-    std::ifstream in_;
+    fd_holder fd_;
     std::vector<std::uint8_t> in_buf_;
     std::size_t avail_ = 0;  // bytes of in_buf_ filled
     std::size_t pos_ = 0;    // raw mode: bytes of in_buf_ already handed out
