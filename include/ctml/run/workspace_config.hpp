@@ -77,6 +77,9 @@ inline workspace_config parse_workspace_config(std::string_view text,
         }
         c.config_path = abs;
         c.root = (abs.parent_path() / c.location).lexically_normal();
+        if (!c.root.has_filename() && c.root.has_parent_path() && c.root != c.root.root_path()) {
+            c.root = c.root.parent_path(); // "dir/." normalises to "dir/"
+        }
         return c;
     } catch (const format_error& e) {
         // A config file is configuration: its mistakes are config errors (exit status 2).
