@@ -7,10 +7,12 @@
 #include <csignal>
 #include <filesystem>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "io_test_util.hpp"
 
@@ -144,4 +146,68 @@ TEST_CASE("write_file_atomic: concurrent writers and a reader never see a partia
     CHECK(bad == 0);
     CHECK(reads > 0);
     CHECK(listing(dir.path()) == std::vector<std::string>{"run.json"});
+}
+
+TEST_CASE("read_file: only regular files, opened without waiting (FIFO) and never read (device)") {
+    scratch_dir dir;
+    REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    CHECK(CTML_THROW_MESSAGE(ctml::file_error, ctml::io::read_file(dir / "fifo")) ==
+          (dir / "fifo").string() +
+              ": cannot read: not a regular file (a device, FIFO or socket); ctml reads only "
+              "regular files");
+    CHECK(CTML_THROW_MESSAGE(ctml::file_error, ctml::io::read_file("/dev/zero")).rfind(
+              "/dev/zero: cannot read: not a regular file", 0) == 0);
+}
+
+TEST_CASE("read_file: a size bound, checked before reading") {
+    scratch_dir dir;
+    const fs::path p = dir / "big.bin";
+    ctml::io::write_file_atomic(p, std::string(1000, 'b'));
+    CHECK(ctml::io::read_file(p, 1000).size() == 1000);
+    try {
+        (void)ctml::io::read_file(p, 999);
+        FAIL("expected ctml::file_error");
+    } catch (const ctml::file_error& e) {
+        CHECK(std::string(e.what()) ==
+              p.string() + ": cannot read: the file holds 1000 bytes, more than the limit of 999 "
+                           "bytes (CTML_MAX_FILE_BYTES, or the reader's own bound)");
+        CHECK((e.os_error() == std::errc::file_too_large));
+    }
+    // A sparse 8 GiB file is refused by its size, not read.
+    const fs::path huge = dir / "huge.bin";
+    ctml::io::write_file_atomic(huge, "x");
+    fs::resize_file(huge, std::uintmax_t{8} << 30);
+    CHECK(CTML_THROW_MESSAGE(ctml::file_error, ctml::io::read_file(huge)).find(
+              "more than the limit of 4294967296 bytes") != std::string::npos);
+}
+
+TEST_CASE("resolve_inside: relative names inside the folder only, links resolved") {
+    scratch_dir dir;
+    fs::create_directories(dir / "m" / "sub");
+    ctml::io::write_file_atomic(dir / "m" / "w.npz", "w");
+    ctml::io::write_file_atomic(dir / "m" / "sub" / "x", "x");
+    ctml::io::write_file_atomic(dir / "outside", "o");
+    const fs::path m = dir / "m";
+    CHECK(ctml::io::resolve_inside(m, "w.npz", "f") == fs::canonical(m / "w.npz"));
+    CHECK(ctml::io::resolve_inside(m, "sub/x", "f") == fs::canonical(m / "sub" / "x"));
+    CHECK(ctml::io::resolve_inside(m, "./w.npz", "f") == fs::canonical(m / "w.npz"));
+    fs::create_symlink("w.npz", m / "alias"); // a link that stays inside is fine
+    CHECK(ctml::io::resolve_inside(m, "alias", "f") == fs::canonical(m / "w.npz"));
+    fs::create_symlink(dir / "outside", m / "out");
+    CHECK(CTML_THROW_MESSAGE(ctml::file_error, ctml::io::resolve_inside(m, "out", "f")) ==
+          "f: \"out\" resolves to " + fs::canonical(dir / "outside").string() +
+              ", outside the folder " + fs::canonical(m).string() +
+              " (a symbolic link may not leave it)");
+    CHECK(CTML_THROW_MESSAGE(ctml::file_error, ctml::io::resolve_inside(m, "../outside", "f"))
+              .find("must not leave the folder") != std::string::npos);
+    CHECK(CTML_THROW_MESSAGE(ctml::file_error, ctml::io::resolve_inside(m, "/etc/hostname", "f"))
+              .find("must be a file name relative to the folder") != std::string::npos);
+    CHECK(CTML_THROW_MESSAGE(ctml::file_error, ctml::io::resolve_inside(m, "missing", "f"))
+              .find("No such file or directory") != std::string::npos);
+    // A sibling folder whose name extends the folder's is not inside it.
+    fs::create_directories(dir / "mx");
+    ctml::io::write_file_atomic(dir / "mx" / "y", "y");
+    fs::create_symlink(dir / "mx" / "y", m / "y");
+    CHECK(CTML_THROW_MESSAGE(ctml::file_error, ctml::io::resolve_inside(m, "y", "f"))
+              .find("outside the folder") != std::string::npos);
 }
