@@ -34,3 +34,15 @@ function(ctml_cuda_warnings target)
     "$<$<COMPILE_LANGUAGE:CUDA>:SHELL:-Xcompiler -Wall,-Wextra,-Werror>"
     "$<$<COMPILE_LANGUAGE:CXX>:-Wall;-Wextra;-Wpedantic;-Werror>")
 endfunction()
+
+# CUDA as a language of this build (the CUDA tests, the examples built as CUDA sources, the CUDA
+# benchmark). A macro: enable_language must run in the directory scope of the targets. The
+# architectures default to the data-centre GPUs the engine is tuned for: 80 (A100) and 90
+# (H100/H200); each entry adds an nvcc pass per CUDA source.
+macro(ctml_enable_cuda_language)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES "80;90" CACHE STRING
+        "CUDA architectures the CUDA sources are built for (80: A100, 90: H100/H200)")
+  endif()
+  enable_language(CUDA)
+endmacro()

@@ -208,7 +208,7 @@ endforeach()
 file(GLOB _ctml_cu_tests CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/tests/cuda/test_*.cu")
 list(SORT _ctml_cu_tests)
 if(CTML_WITH_CUDA)
-  enable_language(CUDA)
+  ctml_enable_cuda_language()
   list(LENGTH _ctml_cu_tests _count)
   message(STATUS "CUDA: nvcc found (${CMAKE_CUDA_COMPILER}, ${CMAKE_CUDA_COMPILER_VERSION}), "
                  "CTML_WITH_CUDA=ON, architectures ${CMAKE_CUDA_ARCHITECTURES}, "

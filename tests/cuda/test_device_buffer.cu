@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // ctml::cuda::device_buffer and the CUDA/cuBLAS error checks: round trips, offsets, moves, zero
 // fill, range errors, and messages that name the failed call, its site and the library's error.
-// Exit 0: pass, 1: a check failed, 77: no GPU.
+// doctest; without a GPU only the "host" suite runs (gpu_main.cu) and the program exits 77.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <doctest/doctest.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -18,15 +19,8 @@
 
 namespace {
 
-int failures = 0;
-int checks = 0;
-
 void expect(bool ok, const std::string& what) {
-    ++checks;
-    if (!ok) {
-        ++failures;
-        std::printf("FAIL %s\n", what.c_str());
-    }
+    CHECK_MESSAGE(ok, what);
 }
 
 template <class E, class F>
@@ -40,7 +34,7 @@ void expect_throw(F&& f, const std::vector<std::string>& needles, const std::str
             expect(msg.find(n) != std::string::npos,
                    what + ": message '" + msg + "' lacks '" + n + "'");
         }
-        std::printf("  %s -> %s\n", what.c_str(), msg.c_str());
+        MESSAGE(what << " -> " << msg);
     } catch (const std::exception& e) {
         expect(false, what + ": wrong exception type: " + e.what());
     }
@@ -147,22 +141,40 @@ void errors() {
 
 } // namespace
 
-int main() {
-    int devices = 0;
-    const cudaError_t e = cudaGetDeviceCount(&devices);
-    if (e != cudaSuccess || devices == 0) {
-        std::printf("no CUDA device: skipped (%s)\n",
-                    e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-        return 77;
-    }
-    try {
-        round_trip();
-        moves_and_resize();
-        errors();
-    } catch (const std::exception& ex) {
-        std::printf("FAIL unexpected exception: %s\n", ex.what());
-        return 1;
-    }
-    std::printf("%d checks, %d failed\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+// The checks and the range errors come before any CUDA call: they run without a GPU.
+TEST_CASE("a failed status becomes a cuda_error naming the call, its site and the library's "
+          "error" * doctest::test_suite("host")) {
+    expect_throw<ctml::error>([&] { CTML_CUDA_CHECK(cudaErrorInvalidValue); },
+                              {"cudaErrorInvalidValue", "test_device_buffer.cu:"},
+                              "cuda_error is a ctml::error");
+    expect_throw<ctml::cuda::cuda_error>([&] { CTML_CUDA_CHECK(CUBLAS_STATUS_NOT_INITIALIZED); },
+                                         {"CUBLAS_STATUS_NOT_INITIALIZED", "failed"},
+                                         "a cuBLAS status");
+    CTML_CUDA_CHECK(cudaSuccess);
+    CTML_CUDA_CHECK(CUBLAS_STATUS_SUCCESS);
+}
+
+TEST_CASE("an empty device_buffer refuses copies past its end" * doctest::test_suite("host")) {
+    ctml::cuda::device_buffer<float> d;
+    CHECK(d.empty());
+    CHECK(d.data() == nullptr);
+    float x = 1.0f;
+    expect_throw<ctml::config_error>([&] { d.upload(&x, 1); }, {"device_buffer::upload", "[0, 1)"},
+                                     "upload into an empty buffer");
+    expect_throw<ctml::config_error>([&] { d.download(&x, 1); },
+                                     {"device_buffer::download", "[0, 1)"},
+                                     "download from an empty buffer");
+    d.upload(&x, 0); // nothing to copy: no CUDA call
+}
+
+TEST_CASE("device_buffer round trips at offsets and zero fills") {
+    round_trip();
+}
+
+TEST_CASE("device_buffer moves and resizes") {
+    moves_and_resize();
+}
+
+TEST_CASE("device_buffer and the checks report failures, and buffers survive them") {
+    errors();
 }

@@ -2,8 +2,10 @@
 // ctml::cuda::mlp_trainer against a double-precision CPU reference written out here in naive
 // loops: gradients, parameters after one and after several steps (partial last batch included),
 // epoch metrics and evaluation, for every optimizer and activation; the graph replay against the
-// eager path; and the configuration errors. Exit 0: pass, 1: a check failed, 77: no GPU.
+// eager path; and the configuration errors. doctest; without a GPU only the "host" suite runs
+// (gpu_main.cu) and the program exits 77.
 #include <cuda_runtime.h>
+#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,10 +13,12 @@
 #include <cstdio>
 #include <cstring>
 #include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "ctml/core/error.hpp"
+#include "ctml/core/layout.hpp"
 #include "ctml/core/random.hpp"
 #include "ctml/kernels/cuda/mlp_trainer.cuh"
 
@@ -24,15 +28,20 @@ using ctml::cuda::activation;
 using ctml::cuda::optimizer_config;
 using ctml::cuda::optimizer_kind;
 
-int failures = 0;
-int checks = 0;
-
 void expect(bool ok, const std::string& what) {
-    ++checks;
-    if (!ok) {
-        ++failures;
-        std::printf("FAIL %s\n", what.c_str());
-    }
+    CHECK_MESSAGE(ok, what);
+}
+
+// Means over a pass, as the engine adapter reports them (ctml::evaluation).
+struct metrics {
+    double loss = 0;
+    double accuracy = 0;
+    std::size_t samples = 0;
+};
+
+metrics means(const ctml::cuda::pass_sums& s) {
+    const auto n = static_cast<double>(s.samples);
+    return {s.loss / n, s.correct / n, s.samples};
 }
 
 // Relative error ||a - ref|| / ||ref||, the reference's own size when it is 0.
@@ -263,10 +272,10 @@ struct reference {
             }
             case optimizer_kind::adam: {
                 const double td = static_cast<double>(t);
-                const double lr_t = lr * std::sqrt(1 - std::pow(opt.beta2, td)) /
-                                    (1 - std::pow(opt.beta1, td));
-                s1[i] = opt.beta1 * s1[i] + (1 - opt.beta1) * g;
-                s2[i] = opt.beta2 * s2[i] + (1 - opt.beta2) * g * g;
+                const double lr_t = lr * std::sqrt(1 - std::pow(opt.beta_2, td)) /
+                                    (1 - std::pow(opt.beta_1, td));
+                s1[i] = opt.beta_1 * s1[i] + (1 - opt.beta_1) * g;
+                s2[i] = opt.beta_2 * s2[i] + (1 - opt.beta_2) * g * g;
                 p[i] -= lr_t * s1[i] / (std::sqrt(s2[i]) + opt.epsilon);
                 break;
             }
@@ -275,7 +284,7 @@ struct reference {
     }
 
     // One epoch over order[0..n) in batches of b (partial last batch), as train_epoch.
-    ctml::cuda::epoch_metrics epoch(const labelled_bytes& d, const std::size_t* order,
+    metrics epoch(const labelled_bytes& d, const std::size_t* order,
                                     std::size_t n, std::size_t b) {
         double loss_sum = 0;
         double correct = 0;
@@ -285,7 +294,7 @@ struct reference {
         return {loss_sum / n, correct / n, n};
     }
 
-    ctml::cuda::epoch_metrics evaluate(const labelled_bytes& d) const {
+    metrics evaluate(const labelled_bytes& d) const {
         std::vector<std::size_t> rows(d.n);
         std::iota(rows.begin(), rows.end(), std::size_t{0});
         std::vector<std::vector<double>> z, a;
@@ -345,8 +354,10 @@ double run_case(ctml::rng& g, std::vector<std::size_t> widths, std::vector<activ
     std::vector<T> host(p0.begin(), p0.end());
     const auto start = to_double(host);
     reference ref(widths, acts, opt, start);
-    ctml::cuda::mlp_trainer<T> gpu(widths, acts, opt, batch);
+    const ctml::parameter_layout layout(widths);
+    ctml::cuda::mlp_trainer<T> gpu(layout, acts, opt, batch);
     expect(gpu.parameter_count() == start.size(), name + ": parameter count");
+    expect(gpu.layout() == layout, name + ": layout");
     gpu.upload_parameters(host.data());
     gpu.set_dataset(train.images.data(), train.n, train.dim, train.scale, train.labels.data());
     gpu.set_test_set(test.images.data(), test.n, test.dim, test.scale, test.labels.data());
@@ -358,7 +369,7 @@ double run_case(ctml::rng& g, std::vector<std::size_t> widths, std::vector<activ
 
     // One step: gradient, parameter change, loss.
     const auto order1 = permutation(g, n);
-    const auto m1 = gpu.train_epoch(order1.data(), batch);
+    const auto m1 = means(gpu.train_epoch(order1.data(), batch));
     const auto r1 = ref.epoch(train, order1.data(), batch, batch);
     gpu.download_gradients(host.data());
     track(rel_error(to_double(host), ref.grad), "one step: gradient");
@@ -377,7 +388,7 @@ double run_case(ctml::rng& g, std::vector<std::size_t> widths, std::vector<activ
     // Two epochs over all n rows (n % batch != 0: a partial step closes each).
     for (int e = 0; e < 2; ++e) {
         const auto order = permutation(g, n);
-        const auto m = gpu.train_epoch(order.data(), n);
+        const auto m = means(gpu.train_epoch(order.data(), n));
         const auto r = ref.epoch(train, order.data(), n, batch);
         track(rel_error(m.loss, r.loss), "epoch " + std::to_string(e) + ": loss");
         expect(m.samples == n, name + ": epoch samples");
@@ -394,10 +405,10 @@ double run_case(ctml::rng& g, std::vector<std::size_t> widths, std::vector<activ
     track(rel_error(to_double(host), ref.p), "several steps: parameters");
     gpu.download_gradients(host.data());
     track(rel_error(to_double(host), ref.grad), "several steps: last (partial batch) gradient");
-    expect(gpu.steps() == ref.t, name + ": step count " + std::to_string(gpu.steps()) + " vs " +
-                                     std::to_string(ref.t));
+    expect(gpu.iterations() == ref.t, name + ": iterations " + std::to_string(gpu.iterations()) +
+                                          " vs " + std::to_string(ref.t));
 
-    const auto ev = gpu.evaluate();
+    const auto ev = means(gpu.evaluate());
     const auto rev = ref.evaluate(test);
     track(rel_error(ev.loss, rev.loss), "evaluate: loss");
     expect(std::fabs(ev.accuracy - rev.accuracy) <= 1.0 / test.n + 1e-12,
@@ -459,16 +470,16 @@ void graph_matches_eager() {
             ctml::cuda::trainer_options o;
             o.use_graph = k != 0;
             o.steps_per_graph = k == 0 ? 1 : k;
-            trainers.emplace_back(widths, acts, opt, 8, o);
+            trainers.emplace_back(ctml::parameter_layout(widths), acts, opt, 8, o);
             trainers.back().upload_parameters(host.data());
             trainers.back().set_dataset(d.images.data(), d.n, d.dim, d.scale, d.labels.data());
         }
         std::vector<double> loss_diff(trainers.size(), 0);
         for (int e = 0; e < 3; ++e) {
             const auto order = permutation(g, d.n);
-            const double eager_loss = trainers[0].train_epoch(order.data(), d.n).loss;
+            const double eager_loss = means(trainers[0].train_epoch(order.data(), d.n)).loss;
             for (std::size_t i = 1; i < trainers.size(); ++i) {
-                const double l = trainers[i].train_epoch(order.data(), d.n).loss;
+                const double l = means(trainers[i].train_epoch(order.data(), d.n)).loss;
                 loss_diff[i] = std::max(loss_diff[i], std::fabs(l - eager_loss));
             }
         }
@@ -484,11 +495,11 @@ void graph_matches_eager() {
             std::printf("%s: parameters %s (relative difference %.3e), loss difference %.3e, "
                         "steps %llu\n",
                         name.c_str(), identical ? "bitwise identical" : "differ", err,
-                        loss_diff[i], static_cast<unsigned long long>(trainers[i].steps()));
+                        loss_diff[i], static_cast<unsigned long long>(trainers[i].iterations()));
             expect(err <= 1e-6, name + ": relative difference " + std::to_string(err));
             expect(loss_diff[i] <= 1e-6, name + ": loss difference");
-            expect(trainers[i].steps() == 3 * 9 && trainers[0].steps() == 3 * 9,
-                   name + ": step counts");
+            expect(trainers[i].iterations() == 3 * 9 && trainers[0].iterations() == 3 * 9,
+                   name + ": iterations");
         }
     }
 }
@@ -506,31 +517,53 @@ void expect_throw(F&& f, const std::string& needle, const std::string& what) {
     }
 }
 
-void errors() {
-    using trainer = ctml::cuda::mlp_trainer<float>;
+using trainer_f = ctml::cuda::mlp_trainer<float>;
+
+trainer_f make(std::vector<std::size_t> widths, std::vector<activation> acts,
+               optimizer_config opt, std::size_t batch) {
+    return trainer_f(ctml::parameter_layout(widths), std::move(acts), opt, batch);
+}
+
+} // namespace
+
+// Everything here is refused before the trainer touches the device: it runs without a GPU.
+TEST_CASE("mlp_trainer refuses a configuration it cannot run" * doctest::test_suite("host")) {
     const auto sgd = optimizer_config::sgd(0.1);
     expect_throw<ctml::config_error>(
-        [&] { trainer({4, 3, 2}, {activation::softmax, activation::softmax}, sgd, 2); },
+        [&] { make({4, 3, 2}, {activation::softmax, activation::softmax}, sgd, 2); },
         "only allowed on the last layer", "softmax on a hidden layer");
     expect_throw<ctml::config_error>(
-        [&] { trainer({4, 3, 2}, {activation::relu, activation::relu}, sgd, 2); },
+        [&] { make({4, 3, 2}, {activation::relu, activation::relu}, sgd, 2); },
         "must be softmax or identity", "relu on the last layer");
-    expect_throw<ctml::config_error>([&] { trainer({4, 3, 2}, {activation::relu}, sgd, 2); },
+    expect_throw<ctml::config_error>([&] { make({4, 3, 2}, {activation::relu}, sgd, 2); },
                                      "need as many activations", "activation count");
     expect_throw<ctml::config_error>(
-        [&] { trainer({4, 0, 2}, {activation::relu, activation::softmax}, sgd, 2); }, "width 1",
-        "zero width");
+        [&] { make({4, 0, 2}, {activation::relu, activation::softmax}, sgd, 2); },
+        "width 0 of layer 0", "zero width (the layout refuses it)");
     expect_throw<ctml::config_error>(
-        [&] { trainer({4, 3, 2}, {activation::relu, activation::softmax}, sgd, 0); },
+        [&] { make({4, 3, 2}, {activation::relu, activation::softmax}, sgd, 0); },
         "batch size 0", "zero batch");
     expect_throw<ctml::config_error>(
-        [&] {
-            trainer({4, 3, 2}, {activation::relu, activation::softmax},
-                    optimizer_config::rmsprop(1e-3, 1.5), 2);
-        },
+        [&] { make({4, 3, 2}, {activation::relu, activation::softmax},
+                   optimizer_config::rmsprop(1e-3, 1.5), 2); },
         "rho", "rho out of range");
+    expect_throw<ctml::config_error>(
+        [&] { make({4, 3, 2}, {activation::relu, activation::softmax},
+                   optimizer_config::adam(1e-3, 0.9, 1.0), 2); },
+        "beta_2", "beta_2 out of range");
+    expect_throw<ctml::config_error>(
+        [&] {
+            const std::vector<std::size_t> widths{4, 4, 2};
+            const bool parametric[] = {false, true};
+            trainer_f(ctml::parameter_layout(widths, std::span<const bool>(parametric)),
+                      {activation::identity, activation::softmax}, sgd, 2);
+        },
+        "has no parameters (dropout)", "a layer without parameters");
+}
 
-    trainer t({4, 3, 2}, {activation::relu, activation::softmax}, sgd, 2);
+TEST_CASE("mlp_trainer refuses data that does not fit, and keeps working") {
+    const auto sgd = optimizer_config::sgd(0.1);
+    trainer_f t = make({4, 3, 2}, {activation::relu, activation::softmax}, sgd, 2);
     const std::vector<std::uint8_t> img(3 * 4, 7);
     const std::vector<std::int32_t> good{0, 1, 1};
     const std::vector<std::int32_t> bad{0, 2, 1};
@@ -548,32 +581,21 @@ void errors() {
                                    "order index range");
     const auto m = t.train_epoch(order, 2);
     expect(m.samples == 2 && std::isfinite(m.loss), "train after errors still works");
+    CHECK(t.iterations() == 1);
 }
 
-} // namespace
+TEST_CASE("float: every optimizer and activation against the double reference") {
+    all_cases<float>(1e-4, "float");
+}
 
-int main() {
-    int devices = 0;
-    const cudaError_t e = cudaGetDeviceCount(&devices);
-    if (e != cudaSuccess || devices == 0) {
-        std::printf("no CUDA device: skipped (%s)\n",
-                    e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-        return 77;
-    }
-    cudaDeviceProp prop{};
-    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) {
-        std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
-    }
-    try {
-        all_cases<float>(1e-4, "float");
-        all_cases<double>(1e-10, "double");
-        keras_sized();
-        graph_matches_eager();
-        errors();
-    } catch (const std::exception& ex) {
-        std::printf("FAIL unexpected exception: %s\n", ex.what());
-        return 1;
-    }
-    std::printf("%d checks, %d failed\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+TEST_CASE("double: every optimizer and activation against the double reference") {
+    all_cases<double>(1e-10, "double");
+}
+
+TEST_CASE("a Keras-sized network against the double reference") {
+    keras_sized();
+}
+
+TEST_CASE("graph replay computes what eager launches compute") {
+    graph_matches_eager();
 }

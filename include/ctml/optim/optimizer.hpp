@@ -14,13 +14,22 @@ namespace ctml {
 /// @brief What the optimizer slot accepts: ctml::sgd<>, ctml::rmsprop<>, ctml::adam<>, or a type
 /// with a name, a number of per-parameter state slots, named hyperparameters and an update that
 /// runs over the whole contiguous parameter buffer in one pass.
+namespace detail {
+// What the optimizer concept passes to visit_hyperparameters. A named type, not a lambda: nvcc's
+// front end (CUDA 13) rejects a lambda inside a requires-expression, so every optimizer failed
+// the concept in a .cu file (examples built as CUDA, the CUDA engine's tests).
+struct hyperparameter_sink {
+    void operator()(std::string_view, double) const noexcept {}
+};
+} // namespace detail
+
 template <class O>
 concept optimizer = requires(O o, const O co, float* p, const float* g, std::size_t n) {
     { O::name } -> std::convertible_to<std::string_view>;
     { O::state_slots } -> std::convertible_to<std::size_t>;
     co.update(p, g, std::array<float*, O::state_slots>{}, n, n);
     o.set(std::string_view{}, 0.0);
-    co.visit_hyperparameters([](std::string_view, double) {});
+    co.visit_hyperparameters(detail::hyperparameter_sink{});
 };
 
 namespace detail {

@@ -3,7 +3,9 @@
 // them): batch gather with byte-to-scalar conversion, fused bias + activation, fused softmax +
 // cross-entropy (+ its gradient), deterministic metric accumulation, fused activation backward +
 // bias-gradient reduction, and one fused optimizer update over the whole parameter buffer.
-// The GEMMs are cuBLAS's. Every launcher enqueues on a stream and checks the launch; none waits.
+// The arithmetic of each element is in elementwise.hpp (host and device, tested on the host);
+// this file adds the parallel structure. The GEMMs are cuBLAS's. Every launcher enqueues on a
+// stream and checks the launch; none waits.
 #pragma once
 #include "ctml/config.hpp"
 #if !CTML_WITH_CUDA
@@ -22,78 +24,10 @@
 #include <type_traits>
 
 #include "ctml/kernels/cuda/check.cuh"
+#include "ctml/kernels/cuda/elementwise.hpp"
 
 namespace ctml::cuda {
-
-/// @brief A layer's activation, chosen at run time. softmax is only valid on the last layer, where
-/// it is fused with the cross-entropy loss (the last layer's pre-activations are the logits).
-enum class activation : int { identity, relu, tanh, sigmoid, softmax };
-
-inline const char* to_string(activation a) noexcept {
-    switch (a) {
-    case activation::identity: return "identity";
-    case activation::relu: return "relu";
-    case activation::tanh: return "tanh";
-    case activation::sigmoid: return "sigmoid";
-    case activation::softmax: return "softmax";
-    }
-    return "unknown";
-}
-
-/// @brief Which update rule the fused optimizer kernel applies.
-enum class optimizer_kind : int { sgd, rmsprop, adam };
-
 namespace detail {
-
-// Scalars the optimizer kernel needs, already in the parameter type (captured by value in graphs).
-template <class T>
-struct optimizer_coefficients {
-    T lr;        // learning rate
-    T decay;     // rmsprop rho; sgd momentum; adam beta1
-    T decay2;    // adam beta2
-    T epsilon;   // rmsprop, adam
-    double lr_d; // adam: lr, beta1, beta2 in double for the bias correction computed per step
-    double beta1_d;
-    double beta2_d;
-    bool nesterov;
-};
-
-__device__ __forceinline__ float exp_(float x) { return expf(x); }
-__device__ __forceinline__ double exp_(double x) { return exp(x); }
-__device__ __forceinline__ float log_(float x) { return logf(x); }
-__device__ __forceinline__ double log_(double x) { return log(x); }
-__device__ __forceinline__ float tanh_(float x) { return tanhf(x); }
-__device__ __forceinline__ double tanh_(double x) { return tanh(x); }
-__device__ __forceinline__ float sqrt_(float x) { return sqrtf(x); }
-__device__ __forceinline__ double sqrt_(double x) { return sqrt(x); }
-
-template <activation A, class T>
-__device__ __forceinline__ T activate(T x) {
-    if constexpr (A == activation::relu) {
-        return x > T(0) ? x : T(0);
-    } else if constexpr (A == activation::tanh) {
-        return tanh_(x);
-    } else if constexpr (A == activation::sigmoid) {
-        return T(1) / (T(1) + exp_(-x));
-    } else {
-        return x; // identity; softmax layers keep their logits here (the loss kernel normalises)
-    }
-}
-
-// The derivative written in terms of the activation's output, the only thing the forward keeps.
-// relu'(0) is 0, as in TensorFlow and Chainer.
-template <activation A, class T>
-__device__ __forceinline__ T derivative_from_output(T y) {
-    if constexpr (A == activation::relu) {
-        return y > T(0) ? T(1) : T(0);
-    } else if constexpr (A == activation::tanh) {
-        return T(1) - y * y;
-    } else if constexpr (A == activation::sigmoid) {
-        return y * (T(1) - y);
-    } else {
-        return T(1);
-    }
-}
 
 inline unsigned grid_for(std::size_t work, unsigned block, unsigned max_blocks = 4096) {
     const std::size_t blocks = (work + block - 1) / block;
@@ -124,14 +58,14 @@ __global__ void gather_batch_kernel(const std::uint8_t* __restrict__ images,
             auto* dst4 = reinterpret_cast<float4*>(dst);
             for (std::uint32_t i = threadIdx.x; i < dim / 4; i += blockDim.x) {
                 const uchar4 v = src4[i];
-                dst4[i] = make_float4(float(v.x) * scale, float(v.y) * scale, float(v.z) * scale,
-                                      float(v.w) * scale);
+                dst4[i] = make_float4(byte_to_scalar(v.x, scale), byte_to_scalar(v.y, scale),
+                                      byte_to_scalar(v.z, scale), byte_to_scalar(v.w, scale));
             }
             return;
         }
     }
     for (std::uint32_t i = threadIdx.x; i < dim; i += blockDim.x) {
-        dst[i] = static_cast<T>(src[i]) * scale;
+        dst[i] = byte_to_scalar(src[i], scale);
     }
 }
 
@@ -143,13 +77,14 @@ __global__ void bias_activation_kernel(T* __restrict__ y, const T* __restrict__ 
     const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
     for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
          i += stride) {
-        y[i] = activate<A>(y[i] + b[i % cols]);
+        y[i] = bias_activate<A>(y[i], b[i % cols]);
     }
 }
 
-// One warp per row of logits: numerically stable log-softmax, the row's cross-entropy
-// (logsumexp - z[label]), whether argmax (first index on ties, like numpy) hits the label, and,
-// when grad is given, the loss gradient (softmax - onehot) / rows of the batch mean.
+// One warp per row of logits: numerically stable log-softmax, the row's cross-entropy, whether
+// argmax (first index on ties, like numpy) hits the label, and, when grad is given, the loss
+// gradient (softmax - onehot) / rows of the batch mean: softmax_cross_entropy_row's element
+// functions, with the row's max and sum reduced across the warp.
 template <class T>
 __global__ void softmax_cross_entropy_kernel(const T* __restrict__ logits,
                                              const std::int32_t* __restrict__ labels,
@@ -162,41 +97,34 @@ __global__ void softmax_cross_entropy_kernel(const T* __restrict__ logits,
         return; // whole warps leave together: rows are warp-aligned
     }
     const T* z = logits + static_cast<std::size_t>(row) * classes;
-    T best = -INFINITY;
-    std::uint32_t arg = classes;
+    argmax_state<T> a{T(0), classes};
     for (std::uint32_t j = lane; j < classes; j += 32) {
-        if (z[j] > best || arg == classes) {
-            best = z[j];
-            arg = j;
-        }
+        argmax_update(a, z[j], j, classes);
     }
     for (int offset = 16; offset > 0; offset /= 2) {
-        const T other = __shfl_xor_sync(0xffffffffu, best, offset);
-        const std::uint32_t other_arg = __shfl_xor_sync(0xffffffffu, arg, offset);
-        if (other_arg < classes && (arg == classes || other > best || (other == best && other_arg < arg))) {
-            best = other;
-            arg = other_arg;
-        }
+        const argmax_state<T> other{__shfl_xor_sync(0xffffffffu, a.best, offset),
+                                    __shfl_xor_sync(0xffffffffu, a.index, offset)};
+        a = argmax_merge(a, other, classes);
     }
     T sum = 0;
     for (std::uint32_t j = lane; j < classes; j += 32) {
-        sum += exp_(z[j] - best);
+        sum += detail::exp_(z[j] - a.best);
     }
     for (int offset = 16; offset > 0; offset /= 2) {
         sum += __shfl_xor_sync(0xffffffffu, sum, offset);
     }
     const std::int32_t label = labels[row];
     if (lane == 0) {
-        row_loss[row] = best + log_(sum) - z[label];
-        row_correct[row] = static_cast<std::int32_t>(arg) == label ? 1 : 0;
+        row_loss[row] = softmax_cross_entropy_loss(a.best, sum, z[label]);
+        row_correct[row] = static_cast<std::int32_t>(a.index) == label ? 1 : 0;
     }
     if (grad) {
         const T inv_rows = T(1) / static_cast<T>(rows);
         const T inv_sum = T(1) / sum;
         T* g = grad + static_cast<std::size_t>(row) * classes;
         for (std::uint32_t j = lane; j < classes; j += 32) {
-            const T p = exp_(z[j] - best) * inv_sum;
-            g[j] = (p - (static_cast<std::int32_t>(j) == label ? T(1) : T(0))) * inv_rows;
+            g[j] = softmax_cross_entropy_grad(z[j], a.best, inv_sum,
+                                              static_cast<std::int32_t>(j) == label, inv_rows);
         }
     }
 }
@@ -258,10 +186,10 @@ __global__ void activation_backward_bias_grad_kernel(T* __restrict__ dz, const T
             const std::size_t i = static_cast<std::size_t>(r) * cols + c;
             T g = dz[i];
             if constexpr (A != activation::identity && A != activation::softmax) {
-                g *= derivative_from_output<A>(y[i]);
+                g = activation_backward<A>(g, y[i]);
                 dz[i] = g;
             } else {
-                (void)y;
+                (void)y; // dz already is dL/dz: no write back
             }
             sum += g;
         }
@@ -277,29 +205,6 @@ __global__ void activation_backward_bias_grad_kernel(T* __restrict__ dz, const T
     }
 }
 
-template <optimizer_kind K, class T>
-__device__ __forceinline__ void update_one(T& p, T g, T& s1, T& s2,
-                                           const optimizer_coefficients<T>& c, T lr_t) {
-    if constexpr (K == optimizer_kind::sgd) {
-        // Keras/Chainer: v = m v - lr g; p += v (nesterov: p += m v - lr g).
-        const T v = c.decay * s1 - c.lr * g;
-        s1 = v;
-        p += c.nesterov ? c.decay * v - c.lr * g : v;
-    } else if constexpr (K == optimizer_kind::rmsprop) {
-        // Keras: v = rho v + (1 - rho) g^2; p -= lr g / (sqrt(v) + eps).
-        const T v = c.decay * s1 + (T(1) - c.decay) * g * g;
-        s1 = v;
-        p -= c.lr * g / (sqrt_(v) + c.epsilon);
-    } else {
-        // Keras: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr_t m / (sqrt(v) + eps).
-        const T m = c.decay * s1 + (T(1) - c.decay) * g;
-        const T v = c.decay2 * s2 + (T(1) - c.decay2) * g * g;
-        s1 = m;
-        s2 = v;
-        p -= lr_t * m / (sqrt_(v) + c.epsilon);
-    }
-}
-
 // One pass over all parameters, gradients and optimizer state (the same layout, contiguous), four
 // floats per thread access where T is float. step points at the optimizer step just counted.
 template <optimizer_kind K, class T>
@@ -307,10 +212,10 @@ __global__ void optimizer_kernel(T* __restrict__ params, const T* __restrict__ g
                                  T* __restrict__ state1, T* __restrict__ state2, std::size_t n,
                                  optimizer_coefficients<T> c,
                                  const unsigned long long* __restrict__ step) {
-    T lr_t = c.lr;
+    T lr_t = c.learning_rate;
     if constexpr (K == optimizer_kind::adam) {
-        const double t = static_cast<double>(*step);
-        lr_t = static_cast<T>(c.lr_d * sqrt(1.0 - pow(c.beta2_d, t)) / (1.0 - pow(c.beta1_d, t)));
+        lr_t = static_cast<T>(adam_step_size(c.learning_rate_d, c.beta_1_d, c.beta_2_d,
+                                             static_cast<double>(*step)));
     }
     const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
     const std::size_t first = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -327,10 +232,10 @@ __global__ void optimizer_kernel(T* __restrict__ params, const T* __restrict__ g
             const float4 g = g4[i];
             float4 a = a4[i];
             float4 b = K == optimizer_kind::adam ? b4[i] : float4{};
-            update_one<K>(p.x, g.x, a.x, b.x, c, lr_t);
-            update_one<K>(p.y, g.y, a.y, b.y, c, lr_t);
-            update_one<K>(p.z, g.z, a.z, b.z, c, lr_t);
-            update_one<K>(p.w, g.w, a.w, b.w, c, lr_t);
+            optimizer_update<K>(p.x, g.x, a.x, b.x, c, lr_t);
+            optimizer_update<K>(p.y, g.y, a.y, b.y, c, lr_t);
+            optimizer_update<K>(p.z, g.z, a.z, b.z, c, lr_t);
+            optimizer_update<K>(p.w, g.w, a.w, b.w, c, lr_t);
             p4[i] = p;
             a4[i] = a;
             if constexpr (K == optimizer_kind::adam) {
@@ -343,7 +248,7 @@ __global__ void optimizer_kernel(T* __restrict__ params, const T* __restrict__ g
         T p = params[i];
         T a = state1[i];
         T b = K == optimizer_kind::adam ? state2[i] : T(0);
-        update_one<K>(p, grads[i], a, b, c, lr_t);
+        optimizer_update<K>(p, grads[i], a, b, c, lr_t);
         params[i] = p;
         state1[i] = a;
         if constexpr (K == optimizer_kind::adam) {

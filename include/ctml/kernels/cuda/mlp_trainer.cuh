@@ -4,9 +4,10 @@
 // The batch cursor and the step count live on the device, so one graph can hold several
 // consecutive steps: a replay then costs one host launch for all of them.
 //
-// Parameter layout (the CPU network's): one contiguous buffer, layer by layer, each layer's W
-// (in × out, row-major: y = x·W + b with x row-major batch × in) followed by its b (out).
-// Gradients and optimizer state use the same layout in buffers of their own.
+// Parameter layout: ctml::parameter_layout (core/layout.hpp), the one every engine and the model
+// files use: layer by layer, each layer's W (in × out, row-major: y = x·W + b with x row-major
+// batch × in) followed by its b (out). Gradients and optimizer state use the same layout in
+// buffers of their own. Spellings are the CPU side's: kernel_offset, beta_1, iterations.
 #pragma once
 #include "ctml/config.hpp"
 #if !CTML_WITH_CUDA
@@ -30,67 +31,13 @@
 #include <vector>
 
 #include "ctml/core/error.hpp"
+#include "ctml/core/layout.hpp"
 #include "ctml/kernels/cuda/check.cuh"
 #include "ctml/kernels/cuda/device_buffer.cuh"
 #include "ctml/kernels/cuda/mlp_kernels.cuh"
+#include "ctml/kernels/cuda/trainer_config.hpp"
 
 namespace ctml::cuda {
-
-/// @brief Optimizer hyperparameters with Keras semantics (Chainer's for momentum SGD, the same).
-struct optimizer_config {
-    optimizer_kind kind = optimizer_kind::rmsprop;
-    double learning_rate = 1e-3;
-    double rho = 0.9;       ///< rmsprop
-    double momentum = 0.0;  ///< sgd
-    bool nesterov = false;  ///< sgd
-    double beta1 = 0.9;     ///< adam
-    double beta2 = 0.999;   ///< adam
-    double epsilon = 1e-7;  ///< rmsprop, adam
-
-    /// v = m v - lr g; p += v (nesterov: p += m v - lr g).
-    static optimizer_config sgd(double lr = 0.01, double momentum = 0.0, bool nesterov = false) {
-        optimizer_config c;
-        c.kind = optimizer_kind::sgd;
-        c.learning_rate = lr;
-        c.momentum = momentum;
-        c.nesterov = nesterov;
-        return c;
-    }
-    /// v = rho v + (1 - rho) g²; p -= lr g / (sqrt(v) + eps).
-    static optimizer_config rmsprop(double lr = 1e-3, double rho = 0.9, double eps = 1e-7) {
-        optimizer_config c;
-        c.kind = optimizer_kind::rmsprop;
-        c.learning_rate = lr;
-        c.rho = rho;
-        c.epsilon = eps;
-        return c;
-    }
-    /// lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); p -= lr_t m / (sqrt(v) + eps).
-    static optimizer_config adam(double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
-                                 double eps = 1e-7) {
-        optimizer_config c;
-        c.kind = optimizer_kind::adam;
-        c.learning_rate = lr;
-        c.beta1 = beta1;
-        c.beta2 = beta2;
-        c.epsilon = eps;
-        return c;
-    }
-};
-
-/// @brief Execution choices that do not change the arithmetic.
-struct trainer_options {
-    bool use_graph = true;             ///< replay the full-batch steps as CUDA graphs
-    std::size_t steps_per_graph = 16;  ///< consecutive steps captured in one graph (>= 1)
-    std::size_t eval_batch_size = 2000; ///< rows per forward pass in evaluate()
-};
-
-/// @brief Mean loss and accuracy over the samples of one pass (weighted by batch size, as Keras).
-struct epoch_metrics {
-    double loss = 0;
-    double accuracy = 0;
-    std::size_t samples = 0;
-};
 
 namespace detail {
 
@@ -143,14 +90,15 @@ class mlp_trainer {
                   "ctml::cuda::mlp_trainer<T>: T must be float or double");
 
 public:
-    /// widths: input width followed by each layer's width; activations: one per layer. The last
-    /// layer's activation must be softmax or identity (its outputs are the logits either way).
-    mlp_trainer(std::vector<std::size_t> widths, std::vector<activation> activations,
+    /// layout: the network's widths and offsets (every layer with parameters); activations: one
+    /// per layer. The last layer's activation must be softmax or identity (its outputs are the
+    /// logits either way).
+    mlp_trainer(parameter_layout layout, std::vector<activation> activations,
                 optimizer_config optimizer, std::size_t batch_size, trainer_options options = {})
-        : widths_(std::move(widths)), activations_(std::move(activations)), opt_(optimizer),
+        : layout_(std::move(layout)), activations_(std::move(activations)), opt_(optimizer),
           batch_(batch_size), options_(options) {
         validate();
-        layout();
+        rows_max_ = std::max(batch_, options_.eval_batch_size);
         allocate();
     }
 
@@ -165,26 +113,38 @@ public:
         }
     }
 
-    std::size_t layer_count() const noexcept { return activations_.size(); }
-    std::size_t input_width() const noexcept { return widths_.front(); }
-    std::size_t output_width() const noexcept { return widths_.back(); }
+    /// Where each layer's kernel and bias sit in the parameter, gradient and state buffers.
+    const parameter_layout& layout() const noexcept { return layout_; }
+    std::size_t layer_count() const noexcept { return layout_.layer_count(); }
+    std::size_t input_width() const noexcept { return layout_.input_width(); }
+    std::size_t output_width() const noexcept { return layout_.output_width(); }
     std::size_t batch_size() const noexcept { return batch_; }
-    /// Total parameter count (all W and b).
-    std::size_t parameter_count() const noexcept { return param_count_; }
-    /// Offset of layer l's W (in × out, row-major) in the parameter buffer; its b follows it.
-    std::size_t weights_offset(std::size_t l) const { return w_offset_.at(l); }
-    std::size_t bias_offset(std::size_t l) const { return w_offset_.at(l) + widths_.at(l) * widths_.at(l + 1); }
-    /// Optimizer steps taken so far (adam's t).
-    std::uint64_t steps() const {
+    std::size_t parameter_count() const noexcept { return layout_.parameter_count(); }
+    const std::vector<activation>& activations() const noexcept { return activations_; }
+    const optimizer_config& optimizer() const noexcept { return opt_; }
+    /// Optimizer steps taken so far (adam's t); waits for the stream.
+    std::uint64_t iterations() const {
         unsigned long long c[2];
         counters_.download(c, 2, 0, stream_.get());
         return c[1];
     }
 
-    void upload_parameters(const T* host) { params_.upload(host, param_count_, 0, stream_.get()); }
-    void download_parameters(T* host) const { params_.download(host, param_count_, 0, stream_.get()); }
+    void upload_parameters(const T* host) {
+        params_.upload(host, parameter_count(), 0, stream_.get());
+    }
+    void download_parameters(T* host) const {
+        params_.download(host, parameter_count(), 0, stream_.get());
+    }
     /// The gradient of the last step (mean over its batch), in the parameter layout.
-    void download_gradients(T* host) const { grads_.download(host, param_count_, 0, stream_.get()); }
+    void download_gradients(T* host) const {
+        grads_.download(host, parameter_count(), 0, stream_.get());
+    }
+    /// Device pointers to the parameters and to the last step's gradient (parameter_count()
+    /// elements each, the layout's order): what a device-side communicator averages.
+    T* device_parameters() noexcept { return params_.data(); }
+    T* device_gradients() noexcept { return grads_.data(); }
+    /// The stream every step is enqueued on.
+    cudaStream_t stream() const noexcept { return stream_.get(); }
     /// Zeroes the optimizer state and the step count (a fresh optimizer on the current weights).
     void reset_optimizer_state() {
         state1_.zero(stream_.get());
@@ -217,7 +177,7 @@ public:
 
     /// One pass over the training rows order[0..n) (indices into the dataset, shuffled by the
     /// caller): n / batch full steps and, if n is not a multiple of the batch, one partial step.
-    epoch_metrics train_epoch(const std::size_t* order, std::size_t n) {
+    pass_sums train_epoch(const std::size_t* order, std::size_t n) {
         if (train_.rows == 0) {
             throw config_error("ctml::cuda::mlp_trainer::train_epoch: no training set; call "
                                "set_dataset first");
@@ -251,7 +211,7 @@ public:
     }
 
     /// Loss and accuracy on the test set (set_test_set), in forward passes of eval_batch_size rows.
-    epoch_metrics evaluate() {
+    pass_sums evaluate() {
         if (test_.rows == 0) {
             throw config_error("ctml::cuda::mlp_trainer::evaluate: no test set; call set_test_set "
                                "first");
@@ -273,26 +233,42 @@ public:
         return read_totals(test_.rows);
     }
 
+    /// Uploads n rows (as set_test_set) and evaluates them: what an engine's evaluate(dataset)
+    /// does for data it has not seen. The device copy is reallocated only when n changes.
+    pass_sums evaluate(const std::uint8_t* images, std::size_t n, std::size_t dim, double scale,
+                       const std::int32_t* labels) {
+        set_test_set(images, n, dim, scale, labels);
+        return evaluate();
+    }
+
     /// Waits for everything enqueued so far.
     void sync() const { CTML_CUDA_CHECK(cudaStreamSynchronize(stream_.get())); }
 
 private:
     void validate() const {
         const std::string who = "ctml::cuda::mlp_trainer: ";
-        if (widths_.size() < 2) {
-            throw config_error(who + "widths must hold the input width and at least one layer's, got " +
-                               std::to_string(widths_.size()) + " values");
+        if (layout_.layer_count() == 0) {
+            throw config_error(who + "the layout has no layers (construct it from the network's "
+                                     "widths)");
         }
-        if (activations_.size() != widths_.size() - 1) {
-            throw config_error(who + std::to_string(widths_.size() - 1) +
+        if (activations_.size() != layout_.layer_count()) {
+            throw config_error(who + std::to_string(layout_.layer_count()) +
                                " layers need as many activations, got " +
                                std::to_string(activations_.size()));
         }
-        for (std::size_t i = 0; i < widths_.size(); ++i) {
-            if (widths_[i] == 0 || widths_[i] > static_cast<std::size_t>(INT_MAX / 32)) {
+        for (std::size_t l = 0; l < layout_.layer_count(); ++l) {
+            if (!layout_.has_parameters(l)) {
+                throw config_error(who + "layer " + std::to_string(l) +
+                                   " has no parameters (dropout): the CUDA engine runs dense "
+                                   "layers only; train this network on the CPU engine");
+            }
+        }
+        // cuBLAS takes int dimensions; a width past this is refused, not wrapped.
+        for (std::size_t i = 0; i <= layout_.layer_count(); ++i) {
+            if (layout_.width(i) > static_cast<std::size_t>(INT_MAX / 32)) {
                 throw config_error(who + "width " + std::to_string(i) + " is " +
-                                   std::to_string(widths_[i]) + "; expected 1 to " +
-                                   std::to_string(INT_MAX / 32));
+                                   std::to_string(layout_.width(i)) + "; the CUDA engine takes at "
+                                   "most " + std::to_string(INT_MAX / 32));
             }
         }
         for (std::size_t l = 0; l + 1 < activations_.size(); ++l) {
@@ -336,18 +312,8 @@ private:
         }
         unit(o.rho, "rho");
         unit(o.momentum, "momentum");
-        unit(o.beta1, "beta1");
-        unit(o.beta2, "beta2");
-    }
-
-    void layout() {
-        std::size_t offset = 0;
-        for (std::size_t l = 0; l < layer_count(); ++l) {
-            w_offset_.push_back(offset);
-            offset += widths_[l] * widths_[l + 1] + widths_[l + 1];
-        }
-        param_count_ = offset;
-        rows_max_ = std::max(batch_, options_.eval_batch_size);
+        unit(o.beta_1, "beta_1");
+        unit(o.beta_2, "beta_2");
     }
 
     void allocate() {
@@ -366,19 +332,21 @@ private:
         CTML_CUDA_CHECK(cublasSetWorkspace(h, workspace_.data(), workspace_.bytes()));
         CTML_CUDA_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH)); // full fp32: no TF32
 
-        params_.resize(param_count_);
-        grads_.resize(param_count_);
-        state1_.resize(param_count_);
+        const std::size_t n = parameter_count();
+        params_.resize(n);
+        grads_.resize(n);
+        state1_.resize(n);
         if (opt_.kind == optimizer_kind::adam) {
-            state2_.resize(param_count_);
+            state2_.resize(n);
         }
-        acts_.resize(widths_.size());
-        for (std::size_t i = 0; i < widths_.size(); ++i) {
-            acts_[i].resize(rows_max_ * widths_[i]);
+        const std::size_t widths = layer_count() + 1;
+        acts_.resize(widths);
+        for (std::size_t i = 0; i < widths; ++i) {
+            acts_[i].resize(rows_max_ * layout_.width(i));
         }
-        dz_.resize(widths_.size());
-        for (std::size_t i = 1; i < widths_.size(); ++i) {
-            dz_[i].resize(batch_ * widths_[i]);
+        dz_.resize(widths);
+        for (std::size_t i = 1; i < widths; ++i) {
+            dz_[i].resize(batch_ * layout_.width(i));
         }
         batch_labels_.resize(rows_max_);
         row_loss_.resize(rows_max_);
@@ -387,7 +355,7 @@ private:
         counters_.resize(2);
     }
 
-    int dim32(std::size_t i) const { return static_cast<int>(widths_[i]); }
+    int dim32(std::size_t i) const { return static_cast<int>(layout_.width(i)); }
 
     void load(const char* who, detail::device_dataset& d, const std::uint8_t* images, std::size_t n,
               std::size_t dim, double scale, const std::int32_t* labels) {
@@ -440,18 +408,21 @@ private:
         order_.upload(order_host_.data(), n, 0, stream_.get());
     }
 
-    detail::optimizer_coefficients<T> coefficients() const {
+    optimizer_coefficients<T> coefficients() const {
         const auto& o = opt_;
-        detail::optimizer_coefficients<T> c{};
-        c.lr = static_cast<T>(o.learning_rate);
-        c.decay = static_cast<T>(o.kind == optimizer_kind::sgd       ? o.momentum
-                                 : o.kind == optimizer_kind::rmsprop ? o.rho
-                                                                     : o.beta1);
-        c.decay2 = static_cast<T>(o.beta2);
+        const double decay = o.kind == optimizer_kind::sgd       ? o.momentum
+                             : o.kind == optimizer_kind::rmsprop ? o.rho
+                                                                 : o.beta_1;
+        optimizer_coefficients<T> c{};
+        c.learning_rate = static_cast<T>(o.learning_rate);
+        c.decay = static_cast<T>(decay);
+        c.one_minus_decay = static_cast<T>(1 - decay);
+        c.decay_2 = static_cast<T>(o.beta_2);
+        c.one_minus_decay_2 = static_cast<T>(1 - o.beta_2);
         c.epsilon = static_cast<T>(o.epsilon);
-        c.lr_d = o.learning_rate;
-        c.beta1_d = o.beta1;
-        c.beta2_d = o.beta2;
+        c.learning_rate_d = o.learning_rate;
+        c.beta_1_d = o.beta_1;
+        c.beta_2_d = o.beta_2;
         c.nesterov = o.nesterov;
         return c;
     }
@@ -462,8 +433,8 @@ private:
         for (std::size_t l = 0; l < layer_count(); ++l) {
             const int in = dim32(l);
             const int out = dim32(l + 1);
-            const T* w = params_.data() + w_offset_[l];
-            const T* b = w + widths_[l] * widths_[l + 1];
+            const T* w = params_.data() + layout_.kernel_offset(l);
+            const T* b = params_.data() + layout_.bias_offset(l);
             // Y^T (out × rows) = W^T (out × in) · X^T (in × rows), all column-major views.
             CTML_CUDA_CHECK(detail::gemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, out,
                                          static_cast<int>(rows), in, T(1), w, out,
@@ -480,8 +451,8 @@ private:
         for (std::size_t l = layer_count(); l-- > 0;) {
             const int in = dim32(l);
             const int out = dim32(l + 1);
-            T* dw = grads_.data() + w_offset_[l];
-            T* db = dw + widths_[l] * widths_[l + 1];
+            T* dw = grads_.data() + layout_.kernel_offset(l);
+            T* db = grads_.data() + layout_.bias_offset(l);
             T* dz = dz_[l + 1].data();
             detail::launch_activation_backward_bias_grad<T>(s, activations_[l], dz,
                                                             acts_[l + 1].data(), rows,
@@ -492,7 +463,7 @@ private:
                                          in, T(0), dw, out));
             if (l > 0) {
                 // dX^T (in × rows) = W (in × out) · dZ^T (out × rows).
-                const T* w = params_.data() + w_offset_[l];
+                const T* w = params_.data() + layout_.kernel_offset(l);
                 CTML_CUDA_CHECK(detail::gemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, in,
                                              static_cast<int>(rows), out, T(1), w, out, dz, out,
                                              T(0), dz_[l].data(), in));
@@ -514,7 +485,7 @@ private:
                                              totals_.data(), counters_.data());
         enqueue_backward(rows);
         detail::launch_optimizer<T>(s, opt_.kind, params_.data(), grads_.data(), state1_.data(),
-                                    state2_.data(), param_count_, coefficients(),
+                                    state2_.data(), parameter_count(), coefficients(),
                                     counters_.data() + 1);
     }
 
@@ -556,19 +527,17 @@ private:
         return detail::graph_exec_ptr(exec);
     }
 
-    epoch_metrics read_totals(std::size_t n) {
+    pass_sums read_totals(std::size_t n) {
         double t[2];
         totals_.download(t, 2, 0, stream_.get()); // the one wait of the epoch
-        return {t[0] / static_cast<double>(n), t[1] / static_cast<double>(n), n};
+        return {t[0], t[1], n};
     }
 
-    std::vector<std::size_t> widths_;
+    parameter_layout layout_;
     std::vector<activation> activations_;
     optimizer_config opt_;
     std::size_t batch_;
     trainer_options options_;
-    std::vector<std::size_t> w_offset_;
-    std::size_t param_count_ = 0;
     std::size_t rows_max_ = 0;
 
     detail::stream_ptr stream_;
