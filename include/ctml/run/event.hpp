@@ -81,7 +81,12 @@ inline void append_json_number(std::string& out, double v) {
     } else {
         char buf[40];
         const auto r = std::to_chars(buf, buf + sizeof buf, v);
-        out.append(buf, r.ptr);
+        const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
+        out += text;
+        // Always a floating-point spelling: "-0" would read back as the integer 0.
+        if (text.find_first_of(".e") == std::string_view::npos) {
+            out += ".0";
+        }
     }
 }
 
