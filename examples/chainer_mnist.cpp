@@ -19,50 +19,37 @@ using chainer_net = ctml::sequential<ctml::input<784>,
                                      ctml::linear<100, 100, ctml::relu>,
                                      ctml::linear<100, 10, ctml::softmax>>;
 
+// The script's default batch size is 100; the tutorial passes 128.
 using chainer_job = ctml::run_config<chainer_net, ctml::sparse_categorical_crossentropy,
                                      ctml::momentum_sgd, // lr 0.01, momentum 0.9
-                                     ctml::batch_size<128>, ctml::epochs<10>>;
+                                     ctml::batch_size<128, "batchsize">, ctml::epochs<10>>;
 
 int main(int argc, char** argv) try {
     ctml::flags f("chainer_mnist");
+    chainer_job::declare_flags(f); // --batchsize, --epochs, --seed, --threads, --device, ...
     f.declare("data-folder", "data", "folder searched (recursively) for the four MNIST IDX files")
-        .declare("batchsize", "128", "mini-batch size (the script's default is 100; the tutorial passes 128)")
-        .declare("epochs", "10", "passes over the training set (the tutorial passes 10)")
         .declare("output_dir", "outputs", "model.npz is written here")
-        .declare("gpu_id", "-1", "accepted for compatibility; this trainer runs on the CPU")
-        .declare("seed", "0", "seed of the weight initialization and the shuffling")
-        .declare("threads", "0", "threads for the kernels (0: all cores)")
+        .declare("gpu_id", "-1", "accepted for compatibility; --device chooses the device")
         .declare("evaluate", "", "load this model.npz, print its test accuracy, and exit");
     if (!f.parse(argc, argv)) {
         std::fputs(f.usage().c_str(), stdout);
         return 0;
     }
-    ctml::set_num_threads(f.unsigned_integer("threads"));
-
-    auto settings = chainer_job::defaults();
-    settings.batch_size = f.positive("batchsize");
-    settings.epochs = f.positive("epochs");
-    settings.seed = f.unsigned_integer("seed");
+    const auto settings = chainer_job::settings_from(f);
     const auto data = ctml::load_mnist(f.str("data-folder"));
 
     if (f.given("evaluate")) {
-        auto net = ctml::load_chainer_npz<chainer_net>(f.str("evaluate"));
-        chainer_job::trainer_type t(net, settings.batch_size, settings.optimizer);
-        const auto e = t.evaluate(data.test);
+        const auto net = ctml::load_chainer_npz<chainer_net>(f.str("evaluate"));
+        const auto e = ctml::evaluate(net, ctml::sparse_categorical_crossentropy{}, data.test);
         std::printf("Model %s\nTest loss: %.4f\nTest accuracy: %.4f\n", f.str("evaluate").c_str(),
                     e.loss, e.accuracy);
         return 0;
     }
 
-    chainer_job::network_type net;
-    net.initialize(settings.seed);
     std::printf("Batch size: %zu\nEpochs: %zu\n", settings.batch_size, settings.epochs);
-    chainer_job::trainer_type trainer(net, settings.batch_size, settings.optimizer);
-    ctml::fit_options<float> options;
-    options.epochs = settings.epochs;
-    options.seed = settings.seed;
-    options.callbacks.push_back(ctml::keras_progress()); // Keras' verbose=2 lines
-    trainer.fit(data.train, options, &data.test);
+    auto net = chainer_job::make_network(settings);
+    ctml::trainer<chainer_job> trainer(net, settings);
+    trainer.fit(data.train, {.validation = &data.test, .callbacks = {ctml::keras_progress()}});
     const auto final_eval = trainer.evaluate(data.test);
     std::printf("Final test loss: %.4f\nFinal test accuracy: %.4f\n", final_eval.loss,
                 final_eval.accuracy);
@@ -72,6 +59,9 @@ int main(int argc, char** argv) try {
     ctml::save_chainer_npz(net, out / "model.npz");
     std::printf("Model written to %s\n", (out / "model.npz").c_str());
     return 0;
+} catch (const ctml::error& e) {
+    std::fprintf(stderr, "chainer_mnist: error: %s\n", e.what());
+    return e.exit_status();
 } catch (const std::exception& e) {
     std::fprintf(stderr, "chainer_mnist: error: %s\n", e.what());
     return 1;

@@ -2,7 +2,7 @@
 // A cross-entropy loss on a network whose last layer is not softmax.
 // expect: a cross-entropy loss needs softmax in the last layer
 #include "ctml/optim/sgd.hpp"
-#include "ctml/train/trainer.hpp"
+#include "ctml/train/fit.hpp"
 
 #ifdef CTML_COMPILE_FAIL
 using net_t =
@@ -12,8 +12,12 @@ using net_t =
     ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>, ctml::dense<3, ctml::softmax>>;
 #endif
 
+using job = ctml::run_config<net_t, ctml::categorical_crossentropy, ctml::sgd<>,
+                             ctml::batch_size<2>>;
+
 int main() {
-    ctml::network<net_t> net;
-    ctml::trainer<net_t, ctml::categorical_crossentropy, ctml::sgd<>> t(net, 2);
-    return static_cast<int>(t.batch_size() != 2);
+    auto s = job::defaults();
+    auto net = job::make_network(s);
+    ctml::trainer<job> t(net, s);
+    return static_cast<int>(t.settings().batch_size != 2);
 }

@@ -2,7 +2,7 @@
 // A type that is not a loss in the loss slot of run_config.
 // expect: Loss must be a loss
 #include "ctml/optim/rmsprop.hpp"
-#include "ctml/train/run_config.hpp"
+#include "ctml/train/fit.hpp"
 
 using net_t =
     ctml::sequential<ctml::input<4>, ctml::dense<8, ctml::relu>, ctml::dense<3, ctml::softmax>>;
@@ -19,9 +19,8 @@ using loss_t = ctml::categorical_crossentropy;
 using job = ctml::run_config<net_t, loss_t, ctml::rmsprop<>, ctml::batch_size<2>>;
 
 int main() {
-    job::network_type net;
-    net.initialize(1);
     auto s = job::defaults();
-    job::trainer_type t(net, s.batch_size, s.optimizer);
-    return static_cast<int>(t.batch_size() != 2);
+    auto net = job::make_network(s);
+    ctml::trainer<job> t(net, s);
+    return static_cast<int>(t.settings().batch_size != 2);
 }

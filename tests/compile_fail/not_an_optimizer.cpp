@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Something that is not an optimizer in the optimizer slot of run_config.
 // expect: Optimizer must be an optimizer
-#include "ctml/train/run_config.hpp"
+#include "ctml/train/fit.hpp"
 #include "ctml/optim/sgd.hpp"
 
 using net_t =
@@ -19,9 +19,8 @@ using opt_t = ctml::sgd<>;
 using job = ctml::run_config<net_t, ctml::categorical_crossentropy, opt_t, ctml::batch_size<2>>;
 
 int main() {
-    job::network_type net;
-    net.initialize(1);
     auto s = job::defaults();
-    job::trainer_type t(net, s.batch_size, s.optimizer);
-    return static_cast<int>(t.batch_size() != 2);
+    auto net = job::make_network(s);
+    ctml::trainer<job> t(net, s);
+    return static_cast<int>(t.settings().batch_size != 2);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The network against an independent forward pass written with xtensor-blas (xt::linalg::dot),
-// through the zero-copy views of ctml/nn/xtensor.hpp.
-#include "ctml/nn/xtensor.hpp"
+// through the zero-copy views of ctml/engine/xtensor.hpp.
+#include "ctml/engine/xtensor.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,7 +12,8 @@
 
 #include "ctml/nn/losses.hpp"
 #include "ctml/optim/sgd.hpp"
-#include "ctml/train/trainer.hpp"
+#include "ctml/train/fit.hpp"
+#include "ctml/train/run_config.hpp"
 
 namespace {
 using net_t = ctml::sequential<ctml::input<12>, ctml::dense<ctml::dynamic, ctml::tanh>,
@@ -55,11 +56,13 @@ TEST_CASE("predict matches an xtensor-blas forward pass, before and after traini
         }
     }
     auto data = ctml::make_dataset(x, labels, 5);
-    ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, ctml::sgd<0.1, 0.9>, double> t(net, 8);
-    ctml::fit_options<double> o;
-    o.epochs = 30;
+    using job = ctml::run_config<net_t, ctml::sparse_categorical_crossentropy, ctml::sgd<0.1, 0.9>,
+                                 ctml::scalar<double>, ctml::batch_size<8>, ctml::epochs<30>>;
+    auto s = job::defaults();
+    s.widths = net.configured_widths();
+    ctml::trainer<job> t(net, s);
     const auto before = t.evaluate(data);
-    t.fit(data, o);
+    t.fit(data);
     const auto after = t.evaluate(data);
     CHECK(after.loss < before.loss);
     CHECK(xt::allclose(ctml::predict(net, x), reference_forward(net, x), 1e-12, 1e-12));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The sparse first-layer kernels against plain loops, and the trainer's sparse path against its
+// The sparse first-layer kernels against plain loops, and the CPU engine's sparse path against its
 // dense path (the dense path is checked against finite differences in tests/nn).
 #include "ctml/kernels/cpu/sparse.hpp"
 
@@ -13,7 +13,8 @@
 #include "ctml/core/random.hpp"
 #include "ctml/nn/losses.hpp"
 #include "ctml/optim/rmsprop.hpp"
-#include "ctml/train/trainer.hpp"
+#include "ctml/engine/cpu.hpp"
+#include "ctml/train/run_config.hpp"
 
 namespace {
 
@@ -141,7 +142,20 @@ using net_t = ctml::sequential<ctml::input<120>, ctml::dense<70, ctml::relu>,
                                ctml::dense<5, ctml::softmax>>;
 }
 
-TEST_CASE("the trainer's sparse first layer gives the dense path's gradients and steps") {
+template <class T>
+using sparse_job =
+    ctml::run_config<net_t, ctml::sparse_categorical_crossentropy, ctml::rmsprop<>,
+                     ctml::scalar<T>>;
+
+template <class T>
+typename sparse_job<T>::settings_type settings(std::size_t batch, std::size_t threads) {
+    auto s = sparse_job<T>::defaults();
+    s.batch_size = batch;
+    s.threads = threads;
+    return s;
+}
+
+TEST_CASE("the CPU engine's sparse first layer gives the dense path's gradients and steps") {
     const auto seed = fresh_seed();
     INFO("CTML_TEST_SEED=" << seed);
     ctml::rng r(seed);
@@ -150,8 +164,8 @@ TEST_CASE("the trainer's sparse first layer gives the dense path's gradients and
         ctml::network<net_t, double> a;
         a.initialize(seed);
         ctml::network<net_t, double> b = a;
-        using tr = ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, ctml::rmsprop<>, double>;
-        tr dense(a, 40, {}, threads), sparse(b, 40, {}, threads);
+        using tr = ctml::cpu_engine<sparse_job<double>>;
+        tr dense(a, settings<double>(40, threads)), sparse(b, settings<double>(40, threads));
         dense.set_sparse_input_density(0);
         sparse.set_sparse_input_density(1);
         std::vector<std::int32_t> labels(40);
@@ -184,10 +198,10 @@ TEST_CASE("the trainer's sparse first layer gives the dense path's gradients and
     }
 }
 
-TEST_CASE("the trainer falls back to the dense product for dense input, and checks the knob") {
+TEST_CASE("the CPU engine falls back to the dense product for dense input, and checks the knob") {
     ctml::network<net_t, float> net;
     net.initialize(1);
-    ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, ctml::rmsprop<>, float> t(net, 8);
+    ctml::cpu_engine<sparse_job<float>> t(net, settings<float>(8, 1));
     CHECK(t.sparse_input_density() == doctest::Approx(CTML_SPARSE_INPUT_DENSITY));
     std::fill_n(t.input(), 8 * 120, 0.5f); // every value non-zero
     std::vector<std::int32_t> labels(8, 1);

@@ -16,10 +16,11 @@
 #include <vector>
 
 #include "ctml/core/random.hpp"
+#include "ctml/engine/cpu.hpp"
 #include "ctml/nn/losses.hpp"
 #include "ctml/nn/network.hpp"
 #include "ctml/optim/sgd.hpp"
-#include "ctml/train/trainer.hpp"
+#include "ctml/train/run_config.hpp"
 
 namespace grad_check {
 
@@ -65,6 +66,7 @@ void reference_activation(std::vector<double>& z, std::size_t rows, std::size_t 
 
 /// Layer by layer with naive loops: pre[l] is layer l's x·W + b, the result is the output.
 /// Also reports the smallest |pre-activation| of any relu layer (how close to the kink).
+/// A dropout layer is the identity (inference), or multiplies by masks[l] when given.
 struct reference_pass {
     std::vector<std::vector<double>> pre;
     std::vector<double> out;
@@ -73,13 +75,24 @@ struct reference_pass {
 
 template <class Arch>
 reference_pass reference_forward(const ctml::network<Arch, double>& net,
-                                 const std::vector<double>& x, std::size_t rows) {
+                                 const std::vector<double>& x, std::size_t rows,
+                                 const std::vector<std::vector<double>>& masks = {}) {
     reference_pass r;
     std::vector<double> a = x;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
         (
             [&] {
-                using Act = typename Arch::template layer_type<I>::activation_type;
+                using L = typename Arch::template layer_type<I>;
+                if constexpr (!L::has_parameters) {
+                    r.pre.push_back(a);
+                    if (!masks.empty()) {
+                        for (std::size_t k = 0; k < a.size(); ++k) {
+                            a[k] *= masks[I][k];
+                        }
+                    }
+                    return;
+                } else {
+                using Act = typename L::activation_type;
                 const std::size_t in = net.width(I), out = net.width(I + 1);
                 const auto w = net.kernel(I);
                 const auto b = net.bias(I);
@@ -99,6 +112,7 @@ reference_pass reference_forward(const ctml::network<Arch, double>& net,
                 r.pre.push_back(z);
                 reference_activation<Act>(z, rows, out);
                 a = std::move(z);
+                }
             }(),
             ...);
     }
@@ -155,18 +169,43 @@ inline double relative_error(double a, double n) {
     return std::abs(a - n) / std::max({std::abs(a), std::abs(n), rel_floor});
 }
 
-/// Analytic gradients of the mean loss (trainer::forward_backward) against central finite
-/// differences (steps ±h, ±2h) of the mean loss recomputed with trainer::evaluate_batch, for every
-/// parameter. `x` (rows × input width) is copied into the trainer's input.
-/// `threads`: the trainer's step threads (large layers are then split in column blocks);
+/// The job a test trains: double precision and plain SGD unless told.
+template <class Arch, class Loss, class Optimizer = ctml::sgd<>, class T = double>
+using test_job = ctml::run_config<Arch, Loss, Optimizer, ctml::scalar<T>>;
+
+/// A CPU engine for `net` with `batch` rows per step and `threads` step threads.
+template <class Job>
+struct engine_for {
+    static typename Job::settings_type settings(const typename Job::network_type& net,
+                                                std::size_t batch, std::size_t threads,
+                                                std::uint64_t seed = 0) {
+        auto s = Job::defaults();
+        s.widths = net.configured_widths();
+        s.batch_size = batch;
+        s.threads = threads;
+        s.seed = seed;
+        return s;
+    }
+};
+
+/// Analytic gradients of the mean loss (cpu_engine::forward_backward) against central finite
+/// differences (steps ±h, ±2h) of the mean loss, for every parameter. The loss is recomputed
+/// with cpu_engine::evaluate_batch, or, with `training` (dropout with masks fixed), with
+/// forward_backward itself. `x` (rows × input width) is copied into the engine's input.
+/// `threads`: the engine's step threads (large layers are then split in column blocks);
 /// `only`: the parameter indices to check (all when empty).
 template <class Arch, class Loss>
 result check(ctml::network<Arch, double>& net, const std::vector<double>& x, std::size_t rows,
              const targets& t, bool use_labels, std::size_t threads = 1,
-             const std::vector<std::size_t>& only = {}, double h = 1e-4) {
+             const std::vector<std::size_t>& only = {}, double h = 1e-4, bool training = false,
+             std::uint64_t seed = 0) {
+    using job = test_job<Arch, Loss>;
     // The batch is larger than `rows`: the gradient must be the mean over `rows`, not the batch.
-    ctml::trainer<Arch, Loss, ctml::sgd<>, double> tr(net, rows + 3, {}, threads);
+    ctml::cpu_engine<job> tr(net, engine_for<job>::settings(net, rows + 3, threads, seed));
     REQUIRE(tr.threads() == threads);
+    if (training) {
+        tr.fix_dropout_masks(true);
+    }
     std::copy(x.begin(), x.end(), tr.input());
     const ctml::target_view<double> tv{use_labels ? t.labels.data() : nullptr,
                                        use_labels ? nullptr : t.dense.data()};
@@ -181,7 +220,9 @@ result check(ctml::network<Arch, double>& net, const std::vector<double>& x, std
         const double saved = p[i];
         auto loss_at = [&](double d) {
             p[i] = saved + d;
-            return tr.evaluate_batch(tv, rows).loss_sum / n;
+            return (training ? tr.forward_backward(tv, rows) : tr.evaluate_batch(tv, rows))
+                       .loss_sum /
+                   n;
         };
         // Fourth-order central difference: its truncation error (h⁴) is negligible at h = 1e-4,
         // where rounding in the loss costs ~1e-11 (the two-point formula at h = 1e-6 is
@@ -210,7 +251,7 @@ std::vector<double> randomize(ctml::network<Arch, double>& net, ctml::rng& r, st
                               double margin = 1e-2) {
     net.initialize(r.next());
     for (std::size_t l = 0; l < Arch::layer_count; ++l) {
-        for (auto& b : net.bias(l)) {
+        for (auto& b : net.bias(l)) { // empty for a dropout
             b = r.uniform(-0.5, 0.5);
         }
     }

@@ -13,7 +13,7 @@
 #include "ctml/core/random.hpp"
 #include "ctml/nn/network.hpp"
 #include "ctml/optim/sgd.hpp"
-#include "ctml/train/trainer.hpp"
+#include "ctml/engine/cpu.hpp"
 #include "grad_check.hpp"
 
 static_assert(ctml::loss<ctml::categorical_crossentropy>);
@@ -225,14 +225,15 @@ TEST_CASE_TEMPLATE("softmax cross-entropy is finite and exact at logits of ±1e4
 
 // The same through a trainer: a last layer whose logits are ±1e4. dL/db = (p - onehot) / rows and
 // dL/dW = xᵀ (p - onehot) / rows, exactly.
-TEST_CASE_TEMPLATE("trainer: huge logits give the exact finite loss and gradient", T, float,
+TEST_CASE_TEMPLATE("cpu_engine: huge logits give the exact finite loss and gradient", T, float,
                    double) {
     using net_t = ctml::sequential<ctml::input<2>, ctml::dense<3, ctml::softmax>>;
     ctml::network<net_t, T> net;
     // Row x = (1, 0): logits are the first kernel row plus the bias.
     const T w[] = {T(1e4), T(-1e4), T(1e4 - 1), T(5), T(6), T(7)};
     std::copy(std::begin(w), std::end(w), net.kernel(0).begin());
-    ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, ctml::sgd<>, T> tr(net, 1);
+    using job = grad_check::test_job<net_t, ctml::sparse_categorical_crossentropy, ctml::sgd<>, T>;
+    ctml::cpu_engine<job> tr(net, grad_check::engine_for<job>::settings(net, 1, 1));
     tr.input()[0] = T(1);
     tr.input()[1] = T(0);
     const std::int32_t label = 1;

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "ctml/engine/inference.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -195,7 +197,7 @@ TEST_CASE("network: forward pass and predict agree with plain loops") {
     const auto x = grad_check::randomize(net, r, rows, 0.0);
     const auto ref = grad_check::reference_forward(net, x, rows);
     std::vector<double> out(rows * 5);
-    net.predict(x, rows, out);
+    ctml::predict(net, std::span<const double>(x), rows, std::span<double>(out));
     double worst = 0;
     for (std::size_t i = 0; i < out.size(); ++i) {
         worst = std::max(worst, std::abs(out[i] - ref.out[i]));
@@ -208,7 +210,8 @@ TEST_CASE("network: forward pass and predict agree with plain loops") {
         }
         CHECK(s == doctest::Approx(1.0).epsilon(1e-12));
     }
-    CHECK_THROWS_AS(net.predict(std::span<const double>(x.data(), x.size() - 1), rows, out),
+    CHECK_THROWS_AS(ctml::predict(net, std::span<const double>(x.data(), x.size() - 1), rows,
+                                  std::span<double>(out)),
                     ctml::data_error);
 }
 
@@ -307,7 +310,7 @@ TEST_CASE("gradient check: layers split over step threads") {
 
 // train_batch updates each layer inside its backward block, on the thread that computed the
 // gradient; it must land where forward_backward followed by one optimizer pass lands.
-TEST_CASE("trainer: train_batch equals forward_backward + apply_gradients, any thread count") {
+TEST_CASE("cpu_engine: train_batch equals forward_backward + apply_gradients, any thread count") {
     using net_t = ctml::sequential<ctml::input<64>, ctml::dense<256, ctml::sigmoid>,
                                    ctml::dense<64, ctml::relu>, ctml::dense<10, ctml::softmax>>;
     using opt_t = ctml::sgd<0.05, 0.9, true>;
@@ -320,10 +323,10 @@ TEST_CASE("trainer: train_batch equals forward_backward + apply_gradients, any t
     const auto t = grad_check::random_targets(r, rows, 10, grad_check::target_kind::labels);
     const ctml::target_view<double> tv{t.labels.data(), nullptr};
 
+    using job = grad_check::test_job<net_t, ctml::sparse_categorical_crossentropy, opt_t>;
     ctml::network<net_t, double> ref = start;
     {
-        ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, opt_t, double> tr(ref, 32, {},
-                                                                                      1);
+        ctml::cpu_engine<job> tr(ref, grad_check::engine_for<job>::settings(ref, 32, 1));
         for (int step = 0; step < 3; ++step) {
             std::copy(x.begin(), x.end(), tr.input());
             tr.forward_backward(tv, rows);
@@ -333,8 +336,7 @@ TEST_CASE("trainer: train_batch equals forward_backward + apply_gradients, any t
     for (const std::size_t threads : {1, 2, 3}) {
         CAPTURE(threads);
         ctml::network<net_t, double> net = start;
-        ctml::trainer<net_t, ctml::sparse_categorical_crossentropy, opt_t, double> tr(net, 32, {},
-                                                                                      threads);
+        ctml::cpu_engine<job> tr(net, grad_check::engine_for<job>::settings(net, 32, threads));
         for (int step = 0; step < 3; ++step) {
             std::copy(x.begin(), x.end(), tr.input());
             tr.train_batch(tv, rows);

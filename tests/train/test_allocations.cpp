@@ -215,9 +215,16 @@ template <class P> void escape(P* p) { asm volatile("" : : "g"(p) : "memory"); }
 
 using keras_net = ctml::sequential<ctml::input<784>, ctml::dense<300, ctml::relu>,
                                    ctml::dense<100, ctml::relu>, ctml::dense<10, ctml::softmax>>;
-using keras_trainer =
-    ctml::trainer<keras_net, ctml::categorical_crossentropy, ctml::rmsprop<>, float>;
+using keras_job = ctml::run_config<keras_net, ctml::categorical_crossentropy, ctml::rmsprop<>,
+                                   ctml::batch_size<50>>;
+using keras_trainer = ctml::cpu_engine<keras_job>;
 constexpr std::size_t batch = 50;
+
+keras_job::settings_type with_threads(std::size_t threads) {
+    auto s = keras_job::defaults();
+    s.threads = threads;
+    return s;
+}
 constexpr std::size_t steps = 100;
 
 // Random MNIST-shaped batches, made before counting starts.
@@ -253,7 +260,8 @@ std::string describe(const snapshot& d) {
 }
 
 // One warm-up step, then `steps` steps counted.
-snapshot count_steps(keras_trainer& t, const batches& data) {
+template <class Engine>
+snapshot count_steps(Engine& t, const batches& data) {
     auto step = [&](std::size_t i) {
         const auto& x = data.x[i % data.x.size()];
         std::copy(x.begin(), x.end(), t.input());
@@ -345,26 +353,41 @@ TEST_CASE("train_batch allocates nothing after the first step (Keras network, ba
 
     SUBCASE("one step thread, OpenBLAS with 1 thread") {
         ctml::kernels::cpu::set_blas_threads(1);
-        keras_trainer t(net, batch, {}, 1);
+        keras_trainer t(net, with_threads(1));
         REQUIRE(ctml::kernels::cpu::blas_threads() == 1);
         const auto d = count_steps(t, data);
         INFO(describe(d));
         CHECK(d.total() == 0);
     }
-    SUBCASE("one step thread, OpenBLAS set to 2 threads: the trainer runs it single-threaded") {
-        // OpenBLAS's threaded GEMM mallocs on every call; the trainer owns the parallelism.
+    SUBCASE("one step thread, OpenBLAS set to 2 threads: the engine runs it single-threaded") {
+        // OpenBLAS's threaded GEMM mallocs on every call; the engine owns the parallelism.
         ctml::kernels::cpu::set_blas_threads(2);
+        keras_trainer t(net, with_threads(1));
+        REQUIRE(ctml::kernels::cpu::blas_threads() == 1);
+        const auto d = count_steps(t, data);
+        INFO(describe(d));
+        CHECK(d.total() == 0);
+    }
+    SUBCASE("two live engines: the second one's end leaves the first one's BLAS single-threaded") {
+        // The trainer used to restore OpenBLAS's thread count in its destructor: a second
+        // trainer that ended first turned the first one's BLAS threaded again (and its steps
+        // allocating). The engines now set it once for the process.
+        ctml::kernels::cpu::set_blas_threads(2);
+        ctml::network<keras_net> other = net;
+        keras_trainer first(net, with_threads(1));
         {
-            keras_trainer t(net, batch, {}, 1);
-            REQUIRE(ctml::kernels::cpu::blas_threads() == 1);
-            const auto d = count_steps(t, data);
+            keras_trainer second(other, with_threads(1));
+            const auto d = count_steps(second, data);
             INFO(describe(d));
             CHECK(d.total() == 0);
         }
-        CHECK(ctml::kernels::cpu::blas_threads() == 2); // restored when the trainer goes
+        CHECK(ctml::kernels::cpu::blas_threads() == 1);
+        const auto d = count_steps(first, data);
+        INFO(describe(d));
+        CHECK(d.total() == 0);
     }
-    SUBCASE("two step threads (the trainer's pool; OpenBLAS single-threaded inside)") {
-        keras_trainer t(net, batch, {}, 2);
+    SUBCASE("two step threads (the engine's pool; OpenBLAS single-threaded inside)") {
+        keras_trainer t(net, with_threads(2));
         REQUIRE(t.threads() == 2);
         const auto d = count_steps(t, data);
         INFO(describe(d));
@@ -373,7 +396,7 @@ TEST_CASE("train_batch allocates nothing after the first step (Keras network, ba
     SUBCASE("MNIST-like sparse input (the compressed first layer), one and two step threads") {
         const batches sparse_data(8, 12, 0.19);
         for (const std::size_t threads : {1u, 2u}) {
-            keras_trainer t(net, batch, {}, threads);
+            keras_trainer t(net, with_threads(threads));
             const auto d = count_steps(t, sparse_data);
             CAPTURE(threads);
             CHECK(t.last_input_sparse());
@@ -387,6 +410,25 @@ TEST_CASE("train_batch allocates nothing after the first step (Keras network, ba
     CHECK(std::all_of(p.begin(), p.end(), [](float v) { return std::isfinite(v); }));
 }
 
+TEST_CASE("train_batch with dropout layers allocates nothing after the first step") {
+    using net_t = ctml::sequential<ctml::input<784>, ctml::dense<300, ctml::relu>,
+                                   ctml::dropout<0.2>, ctml::dense<100, ctml::relu>,
+                                   ctml::dropout<0.2>, ctml::dense<10, ctml::softmax>>;
+    using job = ctml::run_config<net_t, ctml::categorical_crossentropy, ctml::rmsprop<>,
+                                 ctml::batch_size<50>>;
+    const batches data(8, 13, 0.19);
+    for (const std::size_t threads : {1u, 2u}) {
+        CAPTURE(threads);
+        auto s = job::defaults();
+        s.threads = threads;
+        auto net = job::make_network(s);
+        ctml::cpu_engine<job> t(net, s);
+        const auto d = count_steps(t, data);
+        INFO(describe(d));
+        CHECK(d.total() == 0);
+    }
+}
+
 TEST_CASE("forward_backward, evaluate_batch, train_epoch and evaluate allocate nothing once warm") {
     std::size_t threads = 1;
     SUBCASE("one step thread, OpenBLAS with 1 thread") { threads = 1; }
@@ -396,7 +438,7 @@ TEST_CASE("forward_backward, evaluate_batch, train_epoch and evaluate allocate n
     ctml::kernels::cpu::set_blas_threads(1);
     ctml::network<keras_net> net;
     net.initialize(2);
-    keras_trainer t(net, batch, {}, threads);
+    keras_trainer t(net, with_threads(threads));
     ctml::dataset<std::uint8_t> d;
     d.dim = 784;
     d.scale = 1.0 / 255;
@@ -415,7 +457,8 @@ TEST_CASE("forward_backward, evaluate_batch, train_epoch and evaluate allocate n
     }
     const std::vector<std::int32_t> labels(batch, 3);
     const ctml::target_view<float> tv{labels.data(), nullptr};
-    t.train_epoch(d, std::span<const std::size_t>(order));
+    t.set_training_data(d);
+    t.train_epoch(std::span<const std::size_t>(order));
     const auto e0 = t.evaluate(d);
     t.forward_backward(tv, batch);
     t.evaluate_batch(tv, batch);
@@ -425,7 +468,7 @@ TEST_CASE("forward_backward, evaluate_batch, train_epoch and evaluate allocate n
     {
         counted_region region;
         const auto before = snapshot::now();
-        const auto e1 = t.train_epoch(d, std::span<const std::size_t>(order));
+        const auto e1 = t.train_epoch(std::span<const std::size_t>(order));
         e2 = t.evaluate(d);
         const auto fb = t.forward_backward(tv, 17);
         const auto eb = t.evaluate_batch(tv, batch);

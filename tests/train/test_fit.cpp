@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// ctml::trainer and ctml::run_config: a 2-class problem trained to 100% accuracy end to end,
-// bit-identical weights from the same seed, fit/evaluate/callbacks, dataset errors, run_config's
-// defaults and JSON.
-#include "ctml/train/trainer.hpp"
+// The training loop (train/fit.hpp) through ctml::trainer<Job>: a 2-class problem trained to 100%
+// accuracy end to end, bit-identical weights from the same seed, fit/evaluate/callbacks, early
+// stopping, dataset errors, regression, the keras_progress line.
+#include "ctml/train/fit.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ctml/engine/inference.hpp"
 #include "ctml/optim/adam.hpp"
 #include "ctml/optim/rmsprop.hpp"
 #include "ctml/optim/sgd.hpp"
@@ -79,11 +80,9 @@ std::vector<float> train_keras(const ctml::dataset<std::uint8_t>& data, std::uin
     keras_job::network_type net;
     net.initialize(init_seed);
     auto s = keras_job::defaults();
-    keras_job::trainer_type t(net, s.batch_size, s.optimizer);
-    ctml::fit_options<float> o;
-    o.epochs = s.epochs;
-    o.seed = shuffle_seed;
-    t.fit(data, o);
+    s.seed = shuffle_seed;
+    ctml::trainer<keras_job> t(net, s);
+    t.fit(data);
     return {net.parameters().begin(), net.parameters().end()};
 }
 
@@ -96,17 +95,14 @@ TEST_CASE("end to end: two rings train to 100% training accuracy") {
     const auto train = rings(410, r); // 25 batches of 16 and one of 10
     const auto test = rings(200, r);
 
-    ring_job::network_type net;
-    net.initialize(r.next());
     auto s = ring_job::defaults();
     CHECK(s.batch_size == 16);
     CHECK(s.epochs == 150);
-    ring_job::trainer_type t(net, s.batch_size, s.optimizer);
-    ctml::fit_options<float> o;
-    o.epochs = s.epochs;
-    o.seed = r.next();
+    s.seed = r.next();
+    auto net = ring_job::make_network(s);
+    ctml::trainer<ring_job> t(net, s);
     const auto before = t.evaluate(train);
-    const auto h = t.fit(train, o, &test);
+    const auto h = t.fit(train, {.validation = &test});
 
     REQUIRE(h.epochs.size() == 150);
     CHECK_FALSE(h.stopped_early);
@@ -123,6 +119,11 @@ TEST_CASE("end to end: two rings train to 100% training accuracy") {
     CHECK(after.loss < 0.05);
     CHECK(*h.epochs.back().val_accuracy >= 0.98);
     CHECK(t.iterations() == 150 * 26);
+    CHECK(h.seconds() > 0);
+    // evaluate() needs no trainer and no optimizer.
+    const auto again = ctml::evaluate(net, ctml::sparse_categorical_crossentropy{}, train);
+    CHECK(again.accuracy == after.accuracy);
+    CHECK(again.loss == doctest::Approx(after.loss).epsilon(1e-6));
 }
 
 TEST_CASE("determinism: the same seed gives bit-identical weights, another seed does not") {
@@ -143,15 +144,14 @@ TEST_CASE("determinism: the same seed gives bit-identical weights, another seed 
     CHECK(std::memcmp(a.data(), other_order.data(), a.size() * sizeof(float)) != 0);
 }
 
-TEST_CASE("trainer: shuffle is a seeded permutation") {
+TEST_CASE("shuffle is a seeded permutation") {
     std::vector<std::size_t> a(1000), b(1000), c(1000);
     for (std::size_t i = 0; i < a.size(); ++i) {
         a[i] = b[i] = c[i] = i;
     }
-    using tr = keras_job::trainer_type;
-    tr::shuffle(a, 5);
-    tr::shuffle(b, 5);
-    tr::shuffle(c, 6);
+    ctml::shuffle(a, 5);
+    ctml::shuffle(b, 5);
+    ctml::shuffle(c, 6);
     CHECK(a == b);
     CHECK(a != c);
     std::vector<std::size_t> sorted = a;
@@ -169,9 +169,10 @@ TEST_CASE("fit: callbacks see every epoch and can stop early") {
     const auto train = rings(64, r);
     ring_job::network_type net;
     net.initialize(4);
-    ring_job::trainer_type t(net, 16);
+    auto s = ring_job::defaults();
+    s.epochs = 10;
+    ctml::trainer<ring_job> t(net, s);
     ctml::fit_options<float> o;
-    o.epochs = 10;
     std::vector<std::size_t> seen;
     o.callbacks.push_back([&](const ctml::epoch_metrics& m) {
         seen.push_back(m.epoch);
@@ -200,11 +201,12 @@ TEST_CASE("evaluate: mean loss and accuracy over the whole set, last batch parti
     auto data = rings(103, r);
     ring_job::network_type net;
     net.initialize(9);
-    ring_job::trainer_type t(net, 10);
+    auto s = ring_job::defaults();
+    s.batch_size = 10;
+    ctml::trainer<ring_job> t(net, s);
     const auto e = t.evaluate(data);
-    std::vector<float> out(103 * 2);
-    std::vector<float> x(data.features.begin(), data.features.end());
-    net.predict(x, 103, out);
+    const std::vector<float> out = ctml::predict(net, data);
+    REQUIRE(out.size() == 103 * 2);
     double loss = 0;
     std::size_t correct = 0;
     for (std::size_t i = 0; i < 103; ++i) {
@@ -220,12 +222,13 @@ TEST_CASE("evaluate: mean loss and accuracy over the whole set, last batch parti
 TEST_CASE("fit and evaluate: datasets that do not fit the network are errors naming them") {
     ctml::rng r(1);
     ring_job::network_type net;
-    ring_job::trainer_type t(net, 8);
-    ctml::fit_options<float> o;
+    auto s = ring_job::defaults();
+    s.batch_size = 8;
+    ctml::trainer<ring_job> t(net, s);
     auto expect_error = [&](const ctml::dataset<float>& train, const ctml::dataset<float>* val,
                             std::initializer_list<const char*> words) {
         try {
-            t.fit(train, o, val);
+            t.fit(train, {.validation = val});
             FAIL("expected ctml::data_error");
         } catch (const ctml::data_error& e) {
             const std::string m = e.what();
@@ -251,7 +254,18 @@ TEST_CASE("fit and evaluate: datasets that do not fit the network are errors nam
     dense.target_dim = 2;
     dense.targets.assign(16 * 2, 0.5);
     expect_error(dense, nullptr, {"sparse_categorical_crossentropy", "labels"});
-    CHECK_THROWS_AS(ring_job::trainer_type(net, 0), ctml::config_error);
+    CHECK(t.iterations() == 0); // refused before any step
+    s.batch_size = 0;
+    CHECK_THROWS_AS(ctml::trainer<ring_job>(net, s), ctml::config_error);
+    s.batch_size = 8;
+    s.device = ctml::device::cuda; // this test is not CUDA code
+    CHECK_THROWS_WITH_AS(ctml::trainer<ring_job>(net, s),
+                         doctest::Contains("\"device\" cuda: this program was built without CUDA"),
+                         ctml::config_error);
+    s.device = ctml::device::cpu;
+    ring_job::network_type other(ctml::layer_widths<ring_net>{});
+    s.widths = ctml::layer_widths<ring_net>{};
+    CHECK_NOTHROW(ctml::trainer<ring_job>(other, s));
 }
 
 TEST_CASE("fit: dense targets with mean squared error (regression)") {
@@ -266,45 +280,16 @@ TEST_CASE("fit: dense targets with mean squared error (regression)") {
         d.features.insert(d.features.end(), {a, b});
         d.targets.insert(d.targets.end(), {a + b, a - b});
     }
-    ctml::network<net_t, double> net;
-    net.initialize(1);
-    ctml::trainer<net_t, ctml::mean_squared_error, ctml::sgd<0.1, 0.9>, double> t(net, 8);
-    ctml::fit_options<double> o;
-    o.epochs = 200;
-    t.fit(d, o);
+    using job = ctml::run_config<net_t, ctml::mean_squared_error, ctml::sgd<0.1, 0.9>,
+                                 ctml::scalar<double>, ctml::batch_size<8>, ctml::epochs<200>>;
+    auto net = job::make_network(job::defaults());
+    ctml::trainer<job> t(net, job::defaults());
+    t.fit(d);
     CHECK(t.evaluate(d).loss < 1e-10);
     CHECK(net.kernel(0)[0] == doctest::Approx(1.0).epsilon(1e-4));
     CHECK(net.kernel(0)[1] == doctest::Approx(1.0).epsilon(1e-4));
     CHECK(net.kernel(0)[2] == doctest::Approx(1.0).epsilon(1e-4));
     CHECK(net.kernel(0)[3] == doctest::Approx(-1.0).epsilon(1e-4));
-}
-
-TEST_CASE("run_config: compiled defaults, options, types and JSON") {
-    static_assert(keras_job::batch_size == 50 && keras_job::epochs == 2);
-    static_assert(std::is_same_v<keras_job::scalar_type, float>);
-    static_assert(std::is_same_v<keras_job::optimizer_type, ctml::rmsprop<>>);
-    using bare = ctml::run_config<ring_net, ctml::sparse_categorical_crossentropy, ctml::sgd<>>;
-    static_assert(bare::batch_size == 32 && bare::epochs == 1); // Keras' default batch size
-    using dbl = ctml::run_config<ring_net, ctml::sparse_categorical_crossentropy, ctml::sgd<>,
-                                 ctml::scalar<double>, ctml::epochs<3>>;
-    static_assert(std::is_same_v<dbl::network_type, ctml::network<ring_net, double>>);
-    static_assert(dbl::epochs == 3);
-
-    auto s = keras_job::defaults();
-    CHECK(s.batch_size == 50);
-    CHECK(s.epochs == 2);
-    CHECK(s.optimizer.learning_rate == 0.001);
-    s.optimizer.set("learning_rate", 0.01);
-    s.batch_size = 64;
-    keras_job::network_type net;
-    const std::string j = keras_job::to_json(net, s);
-    INFO(j);
-    for (const char* w : {"\"rmsprop\"", "\"learning_rate\"", "0.01", "\"rho\"", "\"batch_size\"",
-                          "64", "\"categorical_crossentropy\"", "266610", "\"relu\"", "\"softmax\"",
-                          "784", "\"float32\""}) {
-        CAPTURE(w);
-        CHECK(j.find(w) != std::string::npos);
-    }
 }
 
 TEST_CASE("keras_progress prints Keras' verbose=2 line, validation fields only when measured") {

@@ -74,7 +74,10 @@ public:
     std::string to_string() const {
         std::string s;
         for (std::size_t i = 0; i < widths_.size(); ++i) {
-            s += (i ? "-" : "") + std::to_string(widths_[i]);
+            // Appended piece by piece: GCC 12 -O3 flags `"-" + std::string&&` with a false
+            // -Wrestrict (as in io/file.hpp).
+            s += i ? "-" : "";
+            s += std::to_string(widths_[i]);
         }
         return s;
     }
@@ -130,7 +133,8 @@ private:
     static std::string join(std::span<const std::size_t> w) {
         std::string s;
         for (std::size_t i = 0; i < w.size(); ++i) {
-            s += (i ? "-" : "") + std::to_string(w[i]);
+            s += i ? "-" : "";
+            s += std::to_string(w[i]);
         }
         return s;
     }

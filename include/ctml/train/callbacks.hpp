@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+// What the training loop reports after each epoch, and the callbacks that see it.
 #pragma once
 #include <cstddef>
 #include <cstdio>
@@ -45,17 +46,20 @@ inline epoch_callback keras_progress(std::FILE* out = stdout) {
     };
 }
 
-/// @brief Every epoch's metrics, in order.
+/// @brief What fit() returns: every epoch's metrics (training and validation loss and
+/// accuracy, training seconds), in order, and whether a callback stopped before the last epoch.
 struct history {
     std::vector<epoch_metrics> epochs;
     bool stopped_early = false;
-};
 
-/// @brief Loss and accuracy of a model on a dataset.
-struct evaluation {
-    double loss = 0;
-    double accuracy = 0;
-    std::size_t samples = 0;
+    /// Training seconds of all epochs together (validation excluded).
+    double seconds() const noexcept {
+        double s = 0;
+        for (const auto& e : epochs) {
+            s += e.seconds;
+        }
+        return s;
+    }
 };
 
 } // namespace ctml

@@ -24,8 +24,12 @@ public:
     /// @param program  the program name, for --help
     explicit flags(std::string program) : program_(std::move(program)) {}
 
-    /// Declares a flag with a default value ("" for none) and a help line.
+    /// Declares a flag with a default value ("" for none: the flag is then required by the
+    /// typed getters) and a help line. Declaring a name twice is an error.
     flags& declare(std::string name, std::string default_value, std::string help) {
+        if (decl_.count(name) != 0) {
+            throw config_error("flag --" + name + " is declared twice");
+        }
         order_.push_back(name);
         decl_[std::move(name)] = entry{std::move(default_value), std::move(help), false, {}};
         return *this;
@@ -66,6 +70,8 @@ public:
 
     /// True when the flag was on the command line (not just defaulted).
     bool given(const std::string& name) const { return find(name).given; }
+    /// True when the flag was declared.
+    bool declared(const std::string& name) const { return decl_.count(name) != 0; }
 
     std::string str(const std::string& name) const {
         const entry& e = find(name);
@@ -74,7 +80,7 @@ public:
 
     /// A positive integer (> 0), or an error naming the flag.
     std::size_t positive(const std::string& name) const {
-        const std::string s = str(name);
+        const std::string s = required(name, "a positive integer");
         std::size_t v = 0;
         const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
         if (r.ec != std::errc{} || r.ptr != s.data() + s.size() || v == 0) {
@@ -85,7 +91,7 @@ public:
 
     /// An unsigned integer (>= 0), or an error naming the flag.
     std::uint64_t unsigned_integer(const std::string& name) const {
-        const std::string s = str(name);
+        const std::string s = required(name, "an unsigned integer");
         std::uint64_t v = 0;
         const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
         if (r.ec != std::errc{} || r.ptr != s.data() + s.size()) {
@@ -97,11 +103,22 @@ public:
 
     /// A finite number > 0, or an error naming the flag.
     double positive_real(const std::string& name) const {
-        const std::string s = str(name);
+        const std::string s = required(name, "a positive number");
         char* end = nullptr;
         const double v = std::strtod(s.c_str(), &end);
         if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v <= 0) {
             throw config_error("flag --" + name + ": expected a positive number, got '" + s + "'");
+        }
+        return v;
+    }
+
+    /// Any finite number, or an error naming the flag.
+    double real(const std::string& name) const {
+        const std::string s = required(name, "a number");
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v)) {
+            throw config_error("flag --" + name + ": expected a number, got '" + s + "'");
         }
         return v;
     }
@@ -117,6 +134,15 @@ public:
     }
 
 private:
+    // The flag's text; a flag without a default that was not given is an error naming it.
+    std::string required(const std::string& name, const char* expected) const {
+        const entry& e = find(name);
+        if (!e.given && e.default_value.empty()) {
+            throw config_error("flag --" + name + " is required (" + expected + ")");
+        }
+        return str(name);
+    }
+
     struct entry {
         std::string default_value;
         std::string help;

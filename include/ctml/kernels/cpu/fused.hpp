@@ -3,11 +3,10 @@
 // forward  z ← f(z + b)                       (bias add + activation)
 // backward d ← d ⊙ f'(y), db ← Σ_rows d       (activation derivative + bias gradient)
 // Each works on `cols` columns of row-major rows `ld` apart, so that threads can take column
-// blocks of one matrix.
+// blocks of one matrix. Act is any type with the members of a ctml::activation (nn/activations.hpp
+// states them); the kernels know no layer or activation types themselves.
 #pragma once
 #include <cstddef>
-
-#include "ctml/nn/activations.hpp"
 
 namespace ctml::kernels::cpu {
 

@@ -1,12 +1,24 @@
 // SPDX-License-Identifier: MIT
-// trainer<Arch, Loss, Optimizer, T>: the training step and loop for a ctml::network. Every buffer
-// the step touches (activations, deltas, gradients, optimizer state, the batch) is allocated in
-// the constructor; a step allocates nothing.
+// cpu_engine<Job>: the training step on the host. Every buffer the step touches (activations,
+// deltas, gradients, optimizer state, dropout masks, the batch) is allocated in the constructor,
+// one aligned buffer per kind; a step allocates nothing.
+//
+// How the step is built: GEMMs go to OpenBLAS (single-threaded) on column blocks split across
+// the engine's own thread pool; bias and activation are fused into one pass over each GEMM
+// output, the activation derivative and bias gradient into one pass backward, softmax and
+// cross-entropy into one; each layer's optimizer update runs right after its gradient, on the
+// thread that computed it. When a batch's input is mostly zeros (MNIST: 19% non-zero) the first
+// layer multiplies only the non-zeros.
+//
+// OpenBLAS: the engine's pool is the step's parallelism, so OpenBLAS's own threads would
+// oversubscribe the cores, and its threaded path mallocs on every call. The first cpu_engine
+// sets OpenBLAS to one thread for the whole process and nothing sets it back (restoring it in a
+// destructor broke a second engine still alive). ctml::set_num_threads() or
+// kernels::cpu::set_blas_threads() change it again for BLAS calls made outside an engine.
 #pragma once
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
@@ -19,48 +31,52 @@
 
 #include "ctml/config.hpp"
 #include "ctml/core/buffer.hpp"
+#include "ctml/core/device.hpp"
 #include "ctml/core/error.hpp"
+#include "ctml/core/layout.hpp"
 #include "ctml/core/random.hpp"
 #include "ctml/core/thread_pool.hpp"
 #include "ctml/data/dataset.hpp"
+#include "ctml/engine/detail/cpu_forward.hpp"
+#include "ctml/engine/engine.hpp"
 #include "ctml/kernels/cpu/fused.hpp"
 #include "ctml/kernels/cpu/gemm.hpp"
 #include "ctml/kernels/cpu/sparse.hpp"
+#include "ctml/nn/layers.hpp"
 #include "ctml/nn/losses.hpp"
 #include "ctml/nn/network.hpp"
 #include "ctml/optim/optimizer.hpp"
-#include "ctml/train/callbacks.hpp"
 
 namespace ctml {
 
-/// @brief Settings of a fit() call; run_config supplies compiled defaults, flags override them.
-template <class T>
-struct fit_options {
-    std::size_t epochs = 1;
-    std::uint64_t seed = 0;     ///< shuffling seed (per epoch: seed + epoch)
-    bool shuffle = true;
-    std::vector<epoch_callback> callbacks;
-};
-
 namespace detail {
-// The slots of trainer<>, checked in order inside a function so that only the first broken rule
-// is reported (the later checks and the members would otherwise add errors of their own).
+// The slots of the CPU engine, checked in order inside a function so that only the first broken
+// rule is reported (the later checks and the members would otherwise add errors of their own).
 template <class Arch, class Loss, class Optimizer>
-constexpr bool check_trainer() {
+constexpr bool check_cpu_engine() {
+    constexpr bool known_layers = []<std::size_t... I>(std::index_sequence<I...>) {
+        return ((Arch::template layer_type<I>::has_parameters ||
+                 is_dropout_v<typename Arch::template layer_type<I>>) &&
+                ...);
+    }(std::make_index_sequence<Arch::layer_count>{});
     if constexpr (!loss<Loss>) {
         static_assert(dependent_false<Loss>,
-                      "ctml::trainer: the loss slot needs a loss such as "
+                      "ctml::cpu_engine: the loss slot needs a loss such as "
                       "ctml::categorical_crossentropy, ctml::sparse_categorical_crossentropy or "
                       "ctml::mean_squared_error");
     } else if constexpr (!optimizer<Optimizer>) {
         static_assert(dependent_false<Optimizer>,
-                      "ctml::trainer: the optimizer slot needs an optimizer such as "
+                      "ctml::cpu_engine: the optimizer slot needs an optimizer such as "
                       "ctml::rmsprop<>, ctml::sgd<> or ctml::adam<>");
     } else if constexpr (Loss::fuses_softmax &&
                          !std::is_same_v<typename Arch::output_activation, softmax>) {
         static_assert(dependent_false<Loss>,
                       "ctml: a cross-entropy loss needs softmax in the last layer: end the network "
                       "with ctml::dense<classes, ctml::softmax>");
+    } else if constexpr (!known_layers) {
+        static_assert(dependent_false<Loss>,
+                      "ctml::cpu_engine: a layer without parameters that is not ctml::dropout: "
+                      "the CPU engine knows no other parameter-free layer");
     }
     return true;
 }
@@ -73,29 +89,55 @@ constexpr std::size_t optimizer_state_slots() noexcept {
         return 0;
     }
 }
+
+// The index of the last layer with parameters before layer L, or L when there is none.
+template <class Arch, std::size_t L>
+constexpr std::size_t previous_parametric() noexcept {
+    for (std::size_t i = L; i-- > 0;) {
+        if (Arch::parametric[i]) {
+            return i;
+        }
+    }
+    return L;
+}
 } // namespace detail
 
-template <architecture Arch, class Loss, class Optimizer, class T = float>
-class trainer {
-    static_assert(detail::check_trainer<Arch, Loss, Optimizer>());
+/// @brief The CPU engine for a job (a ctml::run_config, or any type with the members below).
+/// Satisfies ctml::engine (engine/engine.hpp).
+/// @tparam Job names network_type (a ctml::network<Arch, T>), loss_type and settings_type, whose
+///         value carries batch_size, threads (0: ctml::num_threads()), seed (dropout masks) and
+///         optimizer (the optimizer value with its hyperparameters)
+template <class Job>
+class cpu_engine {
+public:
+    using job_type = Job;
+    using network_type = typename Job::network_type;
+    using settings_type = typename Job::settings_type;
+    using architecture_type = typename network_type::architecture_type;
+    using scalar_type = typename network_type::scalar_type;
+    using loss_type = typename Job::loss_type;
+    using optimizer_type = std::remove_cvref_t<decltype(std::declval<settings_type&>().optimizer)>;
+    static constexpr device device_kind = device::cpu;
+
+private:
+    using Arch = architecture_type;
+    using T = scalar_type;
+    using Loss = loss_type;
+    using Optimizer = optimizer_type;
+    static_assert(detail::check_cpu_engine<Arch, Loss, Optimizer>());
     static constexpr std::size_t state_slots = detail::optimizer_state_slots<Optimizer>();
+    static constexpr bool sparse_capable = Arch::parametric[0];
 
 public:
     static constexpr std::size_t layer_count = Arch::layer_count;
-    using network_type = network<Arch, T>;
-    using optimizer_type = Optimizer;
 
-    /// @param net        the network to train (kept by reference; must outlive the trainer)
-    /// @param batch_size rows per step (the last batch of an epoch may be smaller)
-    /// @param threads    step threads including the caller (0: ctml::num_threads()). The BLAS
-    ///                   runs single-threaded inside them while the trainer lives.
-    trainer(network_type& net, std::size_t batch_size, Optimizer opt = {}, std::size_t threads = 0)
-        : net_(net), opt_(opt), batch_(batch_size),
-          pool_(threads == 0 ? thread_count() : threads), blas_threads_(kernels::cpu::blas_threads()) {
-        // The pool is the step's parallelism; OpenBLAS's own threads would oversubscribe the
-        // cores, and its threaded path mallocs on every call.
-        kernels::cpu::set_blas_threads(1);
-        if (batch_size == 0) {
+    /// Trains `net`'s parameter buffer in place (kept by reference; it must outlive the engine).
+    /// Batch size, threads, optimizer hyperparameters and the dropout seed come from `s`.
+    cpu_engine(network_type& net, const settings_type& s)
+        : net_(net), opt_(s.optimizer), batch_(s.batch_size),
+          pool_(s.threads == 0 ? thread_count() : s.threads), dropout_rng_(dropout_seed(s.seed)) {
+        kernels::cpu::set_blas_threads(1); // once for the process: see the top of this file
+        if (batch_ == 0) {
             throw config_error("batch size must be at least 1, got 0");
         }
         for (std::size_t l = 0; l <= layer_count; ++l) {
@@ -103,36 +145,55 @@ public:
             act_ptrs_[l] = acts_[l].data();
             deltas_[l].resize(batch_ * net_.width(l));
         }
+        for (std::size_t l = 0; l < layer_count; ++l) {
+            if (!Arch::parametric[l]) {
+                masks_[l].resize(batch_ * net_.width(l));
+            }
+        }
         grads_.resize(net_.parameter_count());
-        for (auto& s : state_) {
-            s.resize(net_.parameter_count());
+        for (auto& st : state_) {
+            st.resize(net_.parameter_count());
         }
         for (std::size_t i = 0; i < state_slots; ++i) {
             state_ptrs_[i] = state_[i].data();
         }
         labels_.resize(batch_);
         dense_.resize(batch_ * net_.output_width());
-        const std::size_t in = net_.input_width();
-        csr_ptr_.resize(batch_ + 1);
-        csr_col_.resize(batch_ * in + 16); // compress_rows writes up to 16 past the end
-        csr_val_.resize(batch_ * in + 16);
-        csc_ptr_.resize(in + 1);
-        csc_row_.resize(batch_ * in);
-        csc_val_.resize(batch_ * in);
+        if constexpr (sparse_capable) {
+            const std::size_t in = net_.input_width();
+            csr_ptr_.resize(batch_ + 1);
+            csr_col_.resize(batch_ * in + 16); // compress_rows writes up to 16 past the end
+            csr_val_.resize(batch_ * in + 16);
+            csc_ptr_.resize(in + 1);
+            csc_row_.resize(batch_ * in);
+            csc_val_.resize(batch_ * in);
+        }
         warm_up_blas();
     }
 
-    trainer(const trainer&) = delete;
-    trainer& operator=(const trainer&) = delete;
-    ~trainer() { kernels::cpu::set_blas_threads(blas_threads_); }
+    cpu_engine(const cpu_engine&) = delete;
+    cpu_engine& operator=(const cpu_engine&) = delete;
 
     std::size_t batch_size() const noexcept { return batch_; }
     std::size_t threads() const noexcept { return pool_.size(); }
     Optimizer& optimizer() noexcept { return opt_; }
     const Optimizer& optimizer() const noexcept { return opt_; }
     network_type& net() noexcept { return net_; }
-    std::span<const T> gradients() const noexcept { return grads_.span(); }
-    std::size_t iterations() const noexcept { return iteration_; }
+    const parameter_layout& layout() const noexcept { return net_.layout(); }
+    /// The last step's gradient of the mean loss (layout order), for a communicator to average.
+    std::span<T> gradients() noexcept { return grads_.span(); }
+    std::uint64_t iterations() const noexcept { return iteration_; }
+
+    /// The current parameters into `out` (the network's own buffer: a copy).
+    void read_parameters(std::span<T> out) const {
+        require_size(out.size(), "read_parameters");
+        std::copy(net_.parameters().begin(), net_.parameters().end(), out.begin());
+    }
+    /// Replaces the parameters (layout order).
+    void write_parameters(std::span<const T> in) {
+        require_size(in.size(), "write_parameters");
+        std::copy(in.begin(), in.end(), net_.parameters().begin());
+    }
 
     /// The first layer multiplies a compressed input when at most `density` of the batch's input
     /// values are non-zero (0: never). Default CTML_SPARSE_INPUT_DENSITY.
@@ -146,6 +207,21 @@ public:
     double sparse_input_density() const noexcept { return sparse_density_; }
     /// Whether the last step or evaluation multiplied the first layer sparsely.
     bool last_input_sparse() const noexcept { return sparse_; }
+
+    /// With `fixed`, every training pass reuses the dropout masks drawn now (for a whole batch)
+    /// instead of drawing new ones: the loss is then a fixed function of the parameters, as a
+    /// gradient check needs. Without, each step draws its own (the default).
+    void fix_dropout_masks(bool fixed) noexcept {
+        masks_fixed_ = fixed;
+        if (fixed) {
+            [&]<std::size_t... I>(std::index_sequence<I...>) {
+                (draw_mask<I>(batch_), ...);
+            }(std::make_index_sequence<layer_count>{});
+        }
+    }
+    /// Layer l's current dropout mask (batch size × width: 0 or 1 / (1 - rate)); empty for a
+    /// layer with parameters.
+    std::span<const T> dropout_mask(std::size_t l) const noexcept { return masks_[l].span(); }
 
     /// The batch input buffer (batch_size × input width): fill it, then call a *_batch step.
     T* input() noexcept { return acts_[0].data(); }
@@ -172,36 +248,46 @@ public:
                     iteration_);
     }
 
-    /// Loss sum and correct count of the first `rows` rows of input(), without gradients.
+    /// Loss sum and correct count of the first `rows` rows of input(), without gradients and
+    /// without dropout.
     batch_result<T> evaluate_batch(const target_view<T>& targets, std::size_t rows) noexcept {
         compress_input(rows, false);
-        return forward_loss(targets, rows, T(0));
+        return forward_loss<false>(targets, rows, T(0));
     }
 
-    /// One epoch over `data` in the order `order` (indices into data). Returns (mean loss,
-    /// accuracy) over the epoch.
+    /// The rows train_epoch(order) reads; `data` must outlive the epochs that use it. Checks the
+    /// data against the network and the loss (a data_error names the mismatch).
     template <class Feature>
-    std::pair<double, double> train_epoch(const dataset<Feature>& data,
-                                          std::span<const std::size_t> order) {
+    void set_training_data(const dataset<Feature>& data) {
+        check_dataset(data, "training data");
+        train_data_ = &data;
+        train_loader_ = [](cpu_engine& e, const void* d, std::span<const std::size_t> idx) {
+            return e.load_batch(*static_cast<const dataset<Feature>*>(d), idx);
+        };
+    }
+
+    /// One epoch over the training data in the order `order` (indices into it): the mean loss
+    /// and accuracy measured during the pass.
+    evaluation train_epoch(std::span<const std::size_t> order) {
+        if (train_data_ == nullptr) {
+            throw config_error("cpu_engine::train_epoch: call set_training_data first");
+        }
         double loss_sum = 0;
         std::size_t correct = 0;
         for (std::size_t begin = 0; begin < order.size(); begin += batch_) {
             const std::size_t rows = std::min(batch_, order.size() - begin);
-            const auto idx = order.subspan(begin, rows);
-            const auto t = load_batch(data, idx);
+            const auto t = train_loader_(*this, train_data_, order.subspan(begin, rows));
             const auto r = train_batch(t, rows);
             loss_sum += static_cast<double>(r.loss_sum);
             correct += r.correct;
         }
-        const auto n = static_cast<double>(order.size());
-        return {loss_sum / n, static_cast<double>(correct) / n};
+        return summarize(loss_sum, correct, order.size());
     }
 
-    /// Mean loss and accuracy of the network on `data`.
+    /// Mean loss and accuracy of the network on `data` (no dropout, no parameter change).
     template <class Feature>
     evaluation evaluate(const dataset<Feature>& data) {
         check_dataset(data, "evaluate");
-        evaluation e;
         const std::size_t n = data.size();
         eval_order_.resize(std::min(n, batch_));
         double loss_sum = 0;
@@ -215,94 +301,34 @@ public:
             loss_sum += static_cast<double>(r.loss_sum);
             correct += r.correct;
         }
+        return summarize(loss_sum, correct, n);
+    }
+
+private:
+    static std::uint64_t dropout_seed(std::uint64_t seed) noexcept {
+        // A stream of its own: the same seed also initializes the weights and shuffles.
+        return seed ^ 0xd1b54a32d192ed03ULL;
+    }
+
+    static evaluation summarize(double loss_sum, std::size_t correct, std::size_t n) noexcept {
+        evaluation e;
         e.samples = n;
         e.loss = n ? loss_sum / static_cast<double>(n) : 0.0;
         e.accuracy = n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
         return e;
     }
 
-    /// Trains for options.epochs epochs, shuffling with options.seed, validating on
-    /// `validation` (if not null) after each epoch, calling the callbacks after each epoch.
-    template <class Feature>
-    ctml::history fit(const dataset<Feature>& train, const fit_options<T>& options,
-                      const dataset<Feature>* validation = nullptr) {
-        check_dataset(train, "training data");
-        if (validation) {
-            check_dataset(*validation, "validation data");
-        }
-        ctml::history h;
-        std::vector<std::size_t> order(train.size());
-        std::iota(order.begin(), order.end(), std::size_t{0});
-        for (std::size_t e = 1; e <= options.epochs; ++e) {
-            if (options.shuffle) {
-                shuffle(order, options.seed + e);
-            }
-            const auto t0 = std::chrono::steady_clock::now();
-            const auto [loss, acc] = train_epoch(train, std::span<const std::size_t>(order));
-            const auto t1 = std::chrono::steady_clock::now();
-            epoch_metrics m;
-            m.epoch = e;
-            m.epochs = options.epochs;
-            m.seconds = std::chrono::duration<double>(t1 - t0).count();
-            m.loss = loss;
-            m.accuracy = acc;
-            if (validation) {
-                const auto v = evaluate(*validation);
-                m.val_loss = v.loss;
-                m.val_accuracy = v.accuracy;
-            }
-            h.epochs.push_back(m);
-            bool stop = false;
-            for (const auto& cb : options.callbacks) {
-                stop = (cb(m) == callback_action::stop) || stop;
-            }
-            if (stop) {
-                h.stopped_early = e < options.epochs;
-                break;
-            }
-        }
-        return h;
-    }
-
-    /// Fisher-Yates with ctml::rng: the same seed gives the same order everywhere.
-    static void shuffle(std::span<std::size_t> order, std::uint64_t seed) noexcept {
-        rng r(seed);
-        for (std::size_t i = order.size(); i > 1; --i) {
-            std::swap(order[i - 1], order[r.below(i)]);
+    void require_size(std::size_t n, const char* what) const {
+        if (n != net_.parameter_count()) {
+            throw config_error(std::string("cpu_engine::") + what + ": " + std::to_string(n) +
+                               " values for " + std::to_string(net_.parameter_count()) +
+                               " parameters (" + net_.layout().to_string() + ")");
         }
     }
 
-private:
     template <class Feature>
     void check_dataset(const dataset<Feature>& data, const std::string& what) const {
-        data.validate(what);
-        if (data.dim != net_.input_width()) {
-            throw data_error(what + ": rows have " + std::to_string(data.dim) +
-                             " features but the network's input is " +
-                             std::to_string(net_.input_width()));
-        }
-        const std::size_t k = net_.output_width();
-        if (data.has_labels()) {
-            if (!Loss::accepts_labels) {
-                throw data_error(what + ": " + std::string(Loss::name) +
-                                 " needs dense targets, the data has class labels");
-            }
-            if (data.classes != k) {
-                throw data_error(what + ": " + std::to_string(data.classes) +
-                                 " classes but the network has " + std::to_string(k) +
-                                 " outputs");
-            }
-        } else {
-            if (!Loss::accepts_dense) {
-                throw data_error(what + ": " + std::string(Loss::name) +
-                                 " needs integer class labels, the data has dense targets");
-            }
-            if (data.target_dim != k) {
-                throw data_error(what + ": targets have " + std::to_string(data.target_dim) +
-                                 " values per row but the network has " + std::to_string(k) +
-                                 " outputs");
-            }
-        }
+        detail::check_dataset<Loss>(data, net_.input_width(), net_.output_width(), what);
     }
 
     template <class Feature>
@@ -361,22 +387,28 @@ private:
     // Compresses the batch's input by sample (forward) and, for a backward pass, by feature
     // (kernel gradient) when it is sparse enough; sets sparse_.
     void compress_input(std::size_t rows, bool by_feature) noexcept {
-        const std::size_t in = net_.input_width();
-        const auto max_nnz = static_cast<std::size_t>(sparse_density_ * static_cast<double>(rows * in));
-        sparse_ = max_nnz > 0 &&
-                  kernels::cpu::compress_rows(acts_[0].data(), rows, in, max_nnz, csr_ptr_.data(),
-                                              csr_col_.data(), csr_val_.data());
-        if (sparse_ && by_feature) {
-            kernels::cpu::transpose_compressed(rows, in, csr_ptr_.data(), csr_col_.data(),
-                                               csr_val_.data(), csc_ptr_.data(), csc_row_.data(),
-                                               csc_val_.data());
+        if constexpr (!sparse_capable) {
+            return; // the first layer is a dropout: the product reads its output
+        } else {
+            const std::size_t in = net_.input_width();
+            const auto max_nnz =
+                static_cast<std::size_t>(sparse_density_ * static_cast<double>(rows * in));
+            sparse_ = max_nnz > 0 &&
+                      kernels::cpu::compress_rows(acts_[0].data(), rows, in, max_nnz,
+                                                  csr_ptr_.data(), csr_col_.data(),
+                                                  csr_val_.data());
+            if (sparse_ && by_feature) {
+                kernels::cpu::transpose_compressed(rows, in, csr_ptr_.data(), csr_col_.data(),
+                                                   csr_val_.data(), csc_ptr_.data(),
+                                                   csc_row_.data(), csc_val_.data());
+            }
         }
     }
 
     template <bool Update>
     batch_result<T> step(const target_view<T>& targets, std::size_t rows) noexcept {
         compress_input(rows, true);
-        const auto r = forward_loss(targets, rows, T(1) / static_cast<T>(rows));
+        const auto r = forward_loss<true>(targets, rows, T(1) / static_cast<T>(rows));
         backward_output<!Loss::fuses_softmax>(rows);
         backward_layers<Update>(rows, std::make_index_sequence<layer_count>{});
         return r;
@@ -384,12 +416,13 @@ private:
 
     // Forward pass and loss over `rows` rows; the loss gradient (times grad_scale) goes to
     // deltas_[L]. A fused loss takes the logits: the last activation is left to it.
+    template <bool Training>
     batch_result<T> forward_loss(const target_view<T>& targets, std::size_t rows,
                                  T grad_scale) noexcept {
         const std::size_t k = net_.output_width();
         T* out = acts_[layer_count].data();
         T* dz = deltas_[layer_count].data();
-        forward_pass<!Loss::fuses_softmax>(rows);
+        forward_pass<!Loss::fuses_softmax, Training>(rows);
         if constexpr (Loss::fuses_softmax) {
             return Loss::fused(out, targets, rows, k, grad_scale, out, dz);
         } else {
@@ -397,31 +430,71 @@ private:
         }
     }
 
-    template <bool FinalActivation>
+    template <bool FinalActivation, bool Training>
     void forward_pass(std::size_t rows) noexcept {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (forward_phase<FinalActivation, I>(rows), ...);
+            (forward_phase<FinalActivation, Training, I>(rows), ...);
         }(std::make_index_sequence<layer_count>{});
     }
 
-    template <bool FinalActivation, std::size_t I>
+    template <bool FinalActivation, bool Training, std::size_t I>
     void forward_phase(std::size_t rows) noexcept {
-        using Act = typename Arch::template layer_type<I>::activation_type;
-        const std::size_t in = net_.width(I), out = net_.width(I + 1);
-        const bool whole_rows = FinalActivation && !Act::elementwise;
-        if (I == 0 && sparse_) {
-            sparse_forward<FinalActivation>(rows);
-            return;
+        using L = typename Arch::template layer_type<I>;
+        if constexpr (!L::has_parameters) {
+            dropout_forward<Training, I>(rows);
+        } else {
+            using Act = typename L::activation_type;
+            const std::size_t in = net_.width(I), out = net_.width(I + 1);
+            const bool whole_rows = FinalActivation && !Act::elementwise;
+            if constexpr (I == 0) {
+                if (sparse_) {
+                    sparse_forward<FinalActivation>(rows);
+                    return;
+                }
+            }
+            if (whole_rows || !parallel(rows, in, out)) {
+                detail::forward_layer<FinalActivation, I>(net_, act_ptrs_, rows, 0, out);
+                return;
+            }
+            auto body = [&](std::size_t t, std::size_t n) {
+                const auto [c0, c1] = split_range(out, t, n);
+                detail::forward_layer<FinalActivation, I>(net_, act_ptrs_, rows, c0, c1);
+            };
+            pool_.run(body);
         }
-        if (whole_rows || !parallel(rows, in, out)) {
-            net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, 0, out);
-            return;
+    }
+
+    // Layer I is a dropout: training multiplies by a fresh (or the fixed) mask, inference copies.
+    template <bool Training, std::size_t I>
+    void dropout_forward(std::size_t rows) noexcept {
+        const std::size_t n = rows * net_.width(I);
+        const T* x = acts_[I].data();
+        T* y = acts_[I + 1].data();
+        if constexpr (Training) {
+            if (!masks_fixed_) {
+                draw_mask<I>(rows);
+            }
+            const T* m = masks_[I].data();
+            for (std::size_t i = 0; i < n; ++i) {
+                y[i] = x[i] * m[i];
+            }
+        } else {
+            std::copy_n(x, n, y);
         }
-        auto body = [&](std::size_t t, std::size_t n) {
-            const auto [c0, c1] = split_range(out, t, n);
-            net_.template forward_layer<FinalActivation, I>(act_ptrs_, rows, c0, c1);
-        };
-        pool_.run(body);
+    }
+
+    template <std::size_t I>
+    void draw_mask(std::size_t rows) noexcept {
+        using L = typename Arch::template layer_type<I>;
+        if constexpr (!L::has_parameters) {
+            const double rate = L::rate;
+            const T keep = static_cast<T>(1.0 / (1.0 - rate));
+            T* m = masks_[I].data();
+            const std::size_t n = rows * net_.width(I);
+            for (std::size_t i = 0; i < n; ++i) {
+                m[i] = dropout_rng_.uniform() < rate ? T(0) : keep;
+            }
+        }
     }
 
     // The first layer on the compressed input: threads take sample ranges (whole rows, so a
@@ -437,7 +510,7 @@ private:
                                       net_.kernel(0).data(), out, out, acts_[1].data(), out);
             auto acts = act_ptrs_;
             acts[1] += r0 * out;
-            net_.template forward_epilogue<FinalActivation, 0>(acts, r1 - r0, 0, out);
+            detail::forward_epilogue<FinalActivation, 0>(net_, acts, r1 - r0, 0, out);
         };
         if (!parallel(rows, net_.input_width(), out)) {
             block(0, rows);
@@ -472,26 +545,30 @@ private:
 
     template <bool Update, std::size_t L>
     void backward_phase(std::size_t rows) noexcept {
-        const std::size_t in = net_.width(L), out = net_.width(L + 1);
-        if (!parallel(rows, in, out)) {
-            backward_block<Update, L>(rows, 0, in, true);
-            return;
+        if constexpr (Arch::parametric[L]) { // a dropout's backward is part of the layer after it
+            const std::size_t in = net_.width(L), out = net_.width(L + 1);
+            if (!parallel(rows, in, out)) {
+                backward_block<Update, L>(rows, 0, in, true);
+                return;
+            }
+            auto body = [&](std::size_t t, std::size_t n) {
+                const auto [r0, r1] = split_range(in, t, n);
+                backward_block<Update, L>(rows, r0, r1, t == 0);
+            };
+            pool_.run(body);
         }
-        auto body = [&](std::size_t t, std::size_t n) {
-            const auto [r0, r1] = split_range(in, t, n);
-            backward_block<Update, L>(rows, r0, r1, t == 0);
-        };
-        pool_.run(body);
     }
 
     // deltas_[L+1] holds dL/dz of layer L, whose bias gradient is done. For kernel rows
-    // [r0, r1) (= input columns [r0, r1)): the kernel gradient rows; dL/dz of layer L-1 in those
-    // columns, with its activation derivative and bias gradient in one sweep; then, when
+    // [r0, r1) (= input columns [r0, r1)): the kernel gradient rows; dL/dz of the dense layer P
+    // before it in those columns (through the masks of any dropout layers between, whose width
+    // is the same), with P's activation derivative and bias gradient in one sweep; then, when
     // updating, the optimizer on those kernel rows. Only this block reads those rows of W_L, so
     // updating them here is safe. The thread with `owns_bias` also updates b_L.
     template <bool Update, std::size_t L>
     void backward_block(std::size_t rows, std::size_t r0, std::size_t r1, bool owns_bias) noexcept {
         using kernels::cpu::trans;
+        constexpr std::size_t P = detail::previous_parametric<Arch, L>();
         const std::size_t in = net_.width(L), out = net_.width(L + 1);
         if (Update && owns_bias) {
             update_range(net_.bias_offset(L), out);
@@ -510,17 +587,34 @@ private:
             kernels::cpu::gemm(trans::yes, trans::no, cols, out, rows, T(1),
                                acts_[L].data() + r0, in, d, out, T(0), dw, out);
         }
-        if constexpr (L > 0) {
-            using Prev = typename Arch::template layer_type<L - 1>;
-            T* dprev = deltas_[L].data() + r0;
+        if constexpr (P < L) {
+            using Prev = typename Arch::template layer_type<P>;
+            T* dprev = deltas_[P + 1].data() + r0;
             kernels::cpu::gemm(trans::no, trans::yes, rows, cols, out, T(1), d, out,
                                net_.kernel(L).data() + r0 * out, out, T(0), dprev, in);
+            if constexpr (P + 1 < L) {
+                dropout_backward<P + 1, L>(dprev, rows, r0, cols, in);
+            }
             kernels::cpu::activation_backward_bias<typename Prev::activation_type>(
-                acts_[L].data() + r0, dprev, rows, cols, in,
-                grads_.data() + net_.bias_offset(L - 1) + r0);
+                acts_[P + 1].data() + r0, dprev, rows, cols, in,
+                grads_.data() + net_.bias_offset(P) + r0);
         }
         if constexpr (Update) {
             update_range(net_.kernel_offset(L) + r0 * out, cols * out);
+        }
+    }
+
+    // d (columns [r0, r0 + cols) of rows `ld` apart) ⊙= the masks of dropout layers [D0, D1).
+    template <std::size_t D0, std::size_t D1>
+    void dropout_backward(T* d, std::size_t rows, std::size_t r0, std::size_t cols,
+                          std::size_t ld) noexcept {
+        for (std::size_t l = D0; l < D1; ++l) {
+            const T* m = masks_[l].data() + r0;
+            for (std::size_t i = 0; i < rows; ++i) {
+                for (std::size_t j = 0; j < cols; ++j) {
+                    d[i * ld + j] *= m[i * ld + j];
+                }
+            }
         }
     }
 
@@ -536,17 +630,22 @@ private:
     Optimizer opt_;
     std::size_t batch_;
     thread_pool pool_;
-    int blas_threads_;
-    std::size_t iteration_ = 0;
+    std::uint64_t iteration_ = 0;
     std::array<buffer<T>, layer_count + 1> acts_;
     std::array<T*, layer_count + 1> act_ptrs_{};
     std::array<buffer<T>, layer_count + 1> deltas_;
+    std::array<buffer<T>, layer_count> masks_;
+    rng dropout_rng_;
+    bool masks_fixed_ = false;
     buffer<T> grads_;
     std::array<buffer<T>, state_slots> state_;
     std::array<T*, state_slots> state_ptrs_{};
     buffer<std::int32_t> labels_;
     buffer<T> dense_;
     std::vector<std::size_t> eval_order_;
+    const void* train_data_ = nullptr;
+    target_view<T> (*train_loader_)(cpu_engine&, const void*, std::span<const std::size_t>) =
+        nullptr;
     double sparse_density_ = CTML_SPARSE_INPUT_DENSITY;
     bool sparse_ = false;
     buffer<std::uint32_t> csr_ptr_, csr_col_, csc_ptr_, csc_row_;

@@ -2,6 +2,7 @@
 // xtensor views of a network and its data: kernels and biases as xtensor adaptors over the
 // parameter buffer (no copy), predictions on xt::xtensor batches, datasets from xtensor arrays.
 // Opt-in (not in ctml.hpp): xtensor's headers cost compile time that a trainer may not need.
+// In engine/ because predict runs the CPU forward pass.
 #pragma once
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
@@ -14,6 +15,7 @@
 
 #include "ctml/core/error.hpp"
 #include "ctml/data/dataset.hpp"
+#include "ctml/engine/inference.hpp"
 #include "ctml/nn/network.hpp"
 
 namespace ctml {
@@ -41,8 +43,8 @@ xt::xtensor<T, 2> predict(const network<Arch, T>& net, const xt::xtensor<T, 2>& 
     }
     const std::size_t rows = x.shape()[0];
     xt::xtensor<T, 2> out = xt::zeros<T>({rows, net.output_width()});
-    net.predict(std::span<const T>(x.data(), x.size()), rows,
-                std::span<T>(out.data(), out.size()));
+    ctml::predict(net, std::span<const T>(x.data(), x.size()), rows,
+                  std::span<T>(out.data(), out.size()));
     return out;
 }
 
