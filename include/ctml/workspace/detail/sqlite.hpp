@@ -35,7 +35,9 @@ public:
         return *this;
     }
     sqlite_stmt& bind(int i, std::string_view v) {
-        check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+        // An empty string_view may have no data pointer, which SQLite would bind as NULL.
+        check(sqlite3_bind_text(s_, i, v.data() != nullptr ? v.data() : "",
+                                static_cast<int>(v.size()), SQLITE_TRANSIENT));
         return *this;
     }
     sqlite_stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
