@@ -13,6 +13,7 @@ packages=(
   libopenblas-dev liblapack-dev zlib1g-dev
   doctest-dev libbenchmark-dev
   libcli11-dev libcairo2-dev fonts-dejavu-core
+  libsqlite3-dev libcurl4-openssl-dev libssl-dev
   python3 python3-numpy
   ca-certificates curl
 )
