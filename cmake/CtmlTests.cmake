@@ -226,6 +226,11 @@ if(CTML_WITH_CUDA)
     _ctml_test_properties(cuda.${_stem} LABELS gpu)
   endforeach()
   ctml_add_self_contained_check(ctml_self_contained_cuda "${PROJECT_SOURCE_DIR}" CUDA)
+  # The CUDA MNIST benchmark (benchmarks/cuda/gpu_check.sh runs it): built on request only.
+  add_executable(bench_cuda_mnist EXCLUDE_FROM_ALL
+                 "${PROJECT_SOURCE_DIR}/benchmarks/cuda/bench_cuda_mnist.cu")
+  target_link_libraries(bench_cuda_mnist PRIVATE ctml::cuda)
+  ctml_cuda_warnings(bench_cuda_mnist)
 else()
   message(STATUS "CUDA: CTML_WITH_CUDA=OFF, tests/cuda not built")
 endif()
