@@ -351,3 +351,61 @@ TEST_CASE("cpu_engine: train_batch equals forward_backward + apply_gradients, an
                           net.parameter_count() * sizeof(double)) != 0);
     }
 }
+
+// Defect 2 of issue 8: `--first-layer-neurons 23469140042887471 --second-layer-neurons 1` wrapped
+// the parameter count to a 611-float buffer that initialize() overran. Widths are now bounded
+// when set, and the whole network before its buffer is allocated, each naming who set them.
+TEST_CASE("layer_widths and network: widths and the parameter count are bounded first") {
+    using two_net = ctml::sequential<ctml::input<784>, ctml::dense<ctml::dynamic, ctml::relu>,
+                                     ctml::dense<ctml::dynamic, ctml::relu>,
+                                     ctml::dense<10, ctml::softmax>>;
+    ctml::layer_widths<two_net> w;
+    CHECK_THROWS_WITH_AS(w.set(0, 23469140042887471ULL, "--first-layer-neurons"),
+                         "--first-layer-neurons: width 23469140042887471 for layer 0 is outside "
+                         "[1, 1048576] (CTML_MAX_WIDTH)",
+                         ctml::config_error);
+    CHECK(w[0] == ctml::dynamic); // unchanged after the refusal
+    CHECK_THROWS_AS(w.set(0, ctml::dynamic, "--first-layer-neurons"), ctml::config_error);
+    // Each width within CTML_MAX_WIDTH, together past CTML_MAX_PARAMETERS.
+    w.set(0, 1 << 20, "--first-layer-neurons").set(1, 1 << 20, "--second-layer-neurons");
+    try {
+        ctml::network<two_net> net(w);
+        FAIL("expected ctml::config_error");
+    } catch (const ctml::config_error& e) {
+        const std::string m = e.what();
+        INFO(m);
+        CHECK(m.find("--first-layer-neurons = 1048576, --second-layer-neurons = 1048576") == 0);
+        CHECK(m.find("CTML_MAX_PARAMETERS") != std::string::npos);
+    }
+    w.set(0, 23469).set(1, 1);
+    const ctml::network<two_net> ok(w);
+    CHECK(ok.parameter_count() == 784 * 23469 + 23469 + 23469 * 1 + 1 + 1 * 10 + 10);
+    CHECK(ok.layout().parameter_count() == ok.parameter_count());
+}
+
+TEST_CASE("dropout: no parameters, its width is the one before it, static or dynamic") {
+    using net_t = ctml::sequential<ctml::input<5>, ctml::dropout<0.1>,
+                                   ctml::dense<ctml::dynamic, ctml::relu>, ctml::dropout<0.2>,
+                                   ctml::dense<3, ctml::softmax>>;
+    static_assert(net_t::static_widths[1] == 5);
+    static_assert(net_t::static_widths[3] == ctml::dynamic);
+    static_assert(!net_t::parametric[0] && net_t::parametric[1] && !net_t::parametric[2]);
+    ctml::layer_widths<net_t> w;
+    CHECK(w[0] == 5);
+    CHECK(w[2] == ctml::dynamic);
+    w.set(1, 8, "--hidden");
+    CHECK(w[2] == 8); // follows the dense layer before it
+    CHECK_NOTHROW(w.set(2, 8));
+    CHECK_THROWS_WITH_AS(w.set(2, 9, "--dropout"), doctest::Contains("has no parameters"),
+                         ctml::config_error);
+    ctml::network<net_t> net(w);
+    CHECK(net.widths() == std::array<std::size_t, 5>{5, 5, 8, 8, 3});
+    CHECK(net.parameter_count() == 5 * 8 + 8 + 8 * 3 + 3);
+    CHECK(net.kernel(0).empty());
+    CHECK(net.bias(2).empty());
+    CHECK(net.kernel_offset(1) == 0);
+    CHECK(net.kernel_offset(3) == net.bias_offset(1) + 8);
+    CHECK(net.configured_widths() == w);
+    net.initialize(3);
+    CHECK(std::any_of(net.kernel(3).begin(), net.kernel(3).end(), [](float v) { return v != 0; }));
+}
