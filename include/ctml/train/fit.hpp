@@ -137,6 +137,9 @@ public:
 #if CTML_FIT_WITH_CUDA
             if constexpr (cuda_capable) {
                 cuda_.emplace(net, settings_);
+            } else {
+                throw config_error("\"device\" cuda: the CUDA engine cannot run this job (see "
+                                   "ctml/engine/cuda_support.hpp); use cpu");
             }
 #endif
         }
@@ -194,10 +197,10 @@ private:
     settings_type settings_;
     std::optional<cpu_engine<Job>> cpu_;
 #if CTML_FIT_WITH_CUDA
-    // The CUDA engine rejects dropout at compile time: a job with dropout names no CUDA engine
-    // (and require_device refuses --device cuda for it), so that it still compiles for the CPU.
-    static constexpr bool cuda_capable =
-        !detail::has_parameter_free_layer<typename Job::architecture_type>();
+    // The CUDA engine rejects at compile time what it cannot run (dropout, say: see
+    // engine/cuda_support.hpp). Such a job names no CUDA engine, so that it still compiles for
+    // the CPU, and asking for --device cuda is a config_error.
+    static constexpr bool cuda_capable = cuda_supports_v<Job>;
     struct no_engine {};
     std::optional<std::conditional_t<cuda_capable, cuda_engine<Job>, no_engine>> cuda_;
 #endif

@@ -44,6 +44,11 @@ struct fixed_string {
     }
     constexpr std::string_view view() const noexcept { return {text, N - 1}; }
 };
+struct batch_size_option {};
+struct epochs_option {};
+struct seed_option {};
+struct scalar_option {};
+struct width_flag_option {};
 } // namespace detail
 
 /// Largest batch size a flag or a job's JSON may ask for (the engine allocates batch × width
@@ -57,6 +62,7 @@ template <std::size_t N, detail::fixed_string Flag = "batch-size">
 struct batch_size {
     static_assert(N > 0 && N <= max_batch_size,
                   "ctml::batch_size<N>: N must be in [1, ctml::max_batch_size]");
+    using option_kind = detail::batch_size_option;
     static constexpr std::size_t value = N;
     static constexpr std::string_view flag = Flag.view();
 };
@@ -65,6 +71,7 @@ struct batch_size {
 template <std::size_t N, detail::fixed_string Flag = "epochs">
 struct epochs {
     static_assert(N > 0, "ctml::epochs<N>: N must be at least 1");
+    using option_kind = detail::epochs_option;
     static constexpr std::size_t value = N;
     static constexpr std::string_view flag = Flag.view();
 };
@@ -73,6 +80,7 @@ struct epochs {
 /// told), set by the flag --Flag.
 template <std::uint64_t N, detail::fixed_string Flag = "seed">
 struct seed {
+    using option_kind = detail::seed_option;
     static constexpr std::uint64_t value = N;
     static constexpr std::string_view flag = Flag.view();
 };
@@ -83,6 +91,7 @@ template <std::size_t Layer, detail::fixed_string Flag, std::size_t Default>
 struct width_flag {
     static_assert(Default > 0 && Default <= CTML_MAX_WIDTH,
                   "ctml::width_flag<Layer, Flag, Default>: Default must be in [1, CTML_MAX_WIDTH]");
+    using option_kind = detail::width_flag_option;
     static constexpr std::size_t layer = Layer;
     static constexpr std::string_view flag = Flag.view();
     static constexpr std::size_t value = Default;
@@ -93,6 +102,7 @@ template <class T>
 struct scalar {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                   "ctml::scalar<T>: T must be float or double");
+    using option_kind = detail::scalar_option;
     using type = T;
 };
 
@@ -112,26 +122,27 @@ struct run_settings {
 };
 
 namespace detail {
+// Each option names its kind; detecting it by that member, not by partial specializations on
+// its class-type template parameter (the flag name), keeps run_config usable under nvcc 13,
+// whose front end rejects those.
+template <class T, class Kind>
+constexpr bool is_option_of() {
+    if constexpr (requires { typename T::option_kind; }) {
+        return std::is_same_v<typename T::option_kind, Kind>;
+    } else {
+        return false;
+    }
+}
 template <class T>
-struct is_batch_size : std::false_type {};
-template <std::size_t N, fixed_string F>
-struct is_batch_size<batch_size<N, F>> : std::true_type {};
+struct is_batch_size : std::bool_constant<is_option_of<T, batch_size_option>()> {};
 template <class T>
-struct is_epochs : std::false_type {};
-template <std::size_t N, fixed_string F>
-struct is_epochs<epochs<N, F>> : std::true_type {};
+struct is_epochs : std::bool_constant<is_option_of<T, epochs_option>()> {};
 template <class T>
-struct is_seed : std::false_type {};
-template <std::uint64_t N, fixed_string F>
-struct is_seed<seed<N, F>> : std::true_type {};
+struct is_seed : std::bool_constant<is_option_of<T, seed_option>()> {};
 template <class T>
-struct is_scalar : std::false_type {};
+struct is_scalar : std::bool_constant<is_option_of<T, scalar_option>()> {};
 template <class T>
-struct is_scalar<scalar<T>> : std::true_type {};
-template <class T>
-struct is_width_flag : std::false_type {};
-template <std::size_t L, fixed_string F, std::size_t D>
-struct is_width_flag<width_flag<L, F, D>> : std::true_type {};
+struct is_width_flag : std::bool_constant<is_option_of<T, width_flag_option>()> {};
 
 template <template <class> class Is, class Default, class... Options>
 struct find_option {
