@@ -88,9 +88,22 @@ struct softmax {
     }
 };
 
+// Activation contract (what a layer's activation slot accepts; the CPU kernels in
+// kernels/cpu/fused.hpp call exactly these members):
+//
+//   A::name          std::string_view: the Keras spelling, written to and checked in model.json
+//   A::elementwise   bool. true: y = f(z) one value at a time, with
+//     A::apply(z) -> T          static, noexcept, for T = float and double
+//     A::derivative(y) -> T     f'(z) written in terms of the output y = f(z): the backward
+//                               pass keeps only the outputs
+//                    false: a function of the whole row (softmax), with
+//     A::apply_row(z, n)        in place on one row of n values
+//     A::backward_row(y, dy, n) dz = J(y)ᵀ dy in place on dy, from the row's outputs y
+//   A type named softmax is allowed only in the last layer (where a cross-entropy fuses with it).
+//   The CUDA engine runs only the five activations below (engine/cuda_support.hpp).
+
 /// @brief What the activation slot of a layer accepts: ctml::identity, relu, tanh, sigmoid,
-/// softmax, or a type with the same members (name, elementwise, apply/derivative or
-/// apply_row/backward_row).
+/// softmax, or a type with the same members (see the contract above).
 template <class A>
 concept activation =
     requires {

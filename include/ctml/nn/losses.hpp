@@ -153,8 +153,25 @@ struct mean_squared_error {
     }
 };
 
+// Loss contract (what the loss slot of run_config accepts; each is the mean over the batch of a
+// per-row loss, the engine passes the batch's rows and the scale 1 / rows):
+//
+//   L::name             std::string_view: the name in the job's JSON
+//   L::accepts_labels   bool: integer class labels (target_view::labels) are valid targets
+//   L::accepts_dense    bool: dense target rows (target_view::dense, k values a row) are valid
+//   L::fuses_softmax    bool. true: the network must end in softmax, and the loss takes the
+//                       last layer's logits z (its softmax not applied):
+//     L::fused(z, t, rows, k, scale, p, dz) -> batch_result<T>   static, noexcept: the
+//                       probabilities into p, scale · dL/dz into dz (p and dz may alias z)
+//                       false: the loss takes the last layer's outputs y:
+//     L::evaluate(y, t, rows, k, scale, dy) -> batch_result<T>   static, noexcept:
+//                       scale · d(row loss)/dy into dy
+//   Both return the loss summed over the rows and the rows classified correctly (argmax of the
+//   output against the label, or against the argmax of a dense target), for T = float, double.
+
 /// @brief What the loss slot accepts: a type with a name that either fuses with softmax
-/// (`fused(z, targets, rows, k, scale, p, dz)`) or evaluates outputs (`evaluate(y, ...)`).
+/// (`fused(z, targets, rows, k, scale, p, dz)`) or evaluates outputs (`evaluate(y, ...)`); see
+/// the contract above.
 template <class L>
 concept loss = requires {
     { L::name } -> std::convertible_to<std::string_view>;
