@@ -359,8 +359,11 @@ TEST_CASE("schema: a version-1 database is migrated forward and keeps its record
                                "INSERT INTO experiments (name, created) VALUES ('old', 1);"
                                "INSERT INTO runs (run_id, experiment, state, created) VALUES "
                                "('old_1_00000000', 1, 'Completed', 1);"
-                               "INSERT INTO metrics (run, key, value, step, ts) VALUES "
-                               "(1, 'Loss', 0.5, 0, 1);";
+                               "INSERT INTO metric_series (run, key, points) VALUES "
+                               "(1, 'Loss', 1);"
+                               "INSERT INTO metric_chunks (series, first, count, data) "
+                               "VALUES (1, 0, 1, X'000000000000E03F' || X'0000000000000000' "
+                               "|| X'0100000000000000');";
         char* err = nullptr;
         REQUIRE_MESSAGE(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, &err) == SQLITE_OK,
                         (err ? err : ""));
@@ -437,5 +440,44 @@ TEST_CASE("submitted runs: created by the store, reported into through CTML_RUN_
     CHECK(states == std::vector<run_state>{run_state::not_started, run_state::queued,
                                            run_state::running, run_state::failed});
     CHECK_THROWS_AS(ws.set_run_state(queued.id, run_state::running), ctml::workspace_error);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("ingest across read chunks and metric chunks: every point once, in order") {
+    const fs::path dir = fresh_dir("chunks");
+    cw::create(dir, "chunks");
+    ctml::run::context_options o;
+    o.experiment = "chunks";
+    o.workspace = dir;
+    o.ignore_environment = true;
+    auto ctx = ctml::run::context::start(o);
+    cw::sqlite_store_options small;
+    small.ingest_chunk = 777; // lines straddle every read
+    cw::sqlite_store store(dir, small);
+    constexpr int n = 10000; // more than two metric chunks of 4096
+    for (int i = 0; i < n; ++i) {
+        ctx.log("a", static_cast<double>(i));
+        if (i % 3 == 0) {
+            ctx.log("b", -static_cast<double>(i));
+        }
+        if (i == 1234 || i == 4095 || i == 4096 || i == 7777) {
+            ctx.flush();
+            store.sync_run(ctx.id()); // partial chunks are filled up by later ingests
+        }
+    }
+    ctx.end();
+    store.sync();
+    store.sync(); // nothing new
+    const auto a = store.metrics(ctx.id(), "a");
+    REQUIRE(a.size() == n);
+    for (int i = 0; i < n; ++i) {
+        if (a[static_cast<std::size_t>(i)].value != i || a[static_cast<std::size_t>(i)].step != i) {
+            FAIL_CHECK("point " << i);
+            break;
+        }
+    }
+    CHECK(store.metrics(ctx.id(), "b").size() == (n + 2) / 3);
+    CHECK(store.metrics(ctx.id(), std::nullopt).size() == n + (n + 2) / 3);
+    CHECK(store.get_run(ctx.id()).info.state == run_state::completed);
     fs::remove_all(dir);
 }

@@ -183,8 +183,88 @@ struct event_decoder {
         return false;
     }
 
+    // The metric lines our writer formats, {"t":"m","ts":N,"k":"NAME","v":X,"s":N}, decoded
+    // without a JSON parser (they are nearly every line of a long run); anything else (an
+    // escape in the name, another member order) returns false and goes through simdjson.
+    static bool fast_metric(std::string_view line, event& e) {
+        constexpr std::string_view head = "{\"t\":\"m\",\"ts\":";
+        if (line.substr(0, head.size()) != head) {
+            return false;
+        }
+        const char* p = line.data() + head.size();
+        const char* end = line.data() + line.size();
+        const auto expect = [&](std::string_view lit) {
+            if (static_cast<std::size_t>(end - p) < lit.size() ||
+                std::string_view(p, lit.size()) != lit) {
+                return false;
+            }
+            p += lit.size();
+            return true;
+        };
+        auto r = std::from_chars(p, end, e.time_ms);
+        if (r.ec != std::errc()) {
+            return false;
+        }
+        p = r.ptr;
+        if (!expect(",\"k\":\"")) {
+            return false;
+        }
+        const char* key = p;
+        while (p < end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) {
+            ++p;
+        }
+        if (p == end || *p != '"') {
+            return false;
+        }
+        e.key.assign(key, static_cast<std::size_t>(p - key));
+        ++p;
+        if (!expect(",\"v\":")) {
+            return false;
+        }
+        if (p < end && *p == '"') {
+            if (expect("\"NaN\"")) {
+                e.value = std::numeric_limits<double>::quiet_NaN();
+            } else if (expect("\"Infinity\"")) {
+                e.value = std::numeric_limits<double>::infinity();
+            } else if (expect("\"-Infinity\"")) {
+                e.value = -std::numeric_limits<double>::infinity();
+            } else {
+                return false;
+            }
+        } else {
+            r = std::from_chars(p, end, e.value);
+            if (r.ec != std::errc() || !std::isfinite(e.value)) {
+                return false;
+            }
+            p = r.ptr;
+        }
+        if (!expect(",\"s\":")) {
+            return false;
+        }
+        r = std::from_chars(p, end, e.number);
+        if (r.ec != std::errc()) {
+            return false;
+        }
+        p = r.ptr;
+        if (!expect("}") || p != end) {
+            return false;
+        }
+        // Keys must be valid UTF-8 as a JSON parser would require; the writer guarantees it,
+        // a damaged file goes the slow way.
+        for (const char c : e.key) {
+            if (static_cast<unsigned char>(c) >= 0x80) {
+                return false;
+            }
+        }
+        e.kind = event_kind::metric;
+        return true;
+    }
+
     // Decodes one line into `e`; returns an empty string or why the line is refused.
     std::string decode(std::string_view line, event& e) {
+        if (fast_metric(line, e)) {
+            return {};
+        }
         simdjson::dom::element root;
         if (auto err = parser.parse(line.data(), line.size()).get(root)) {
             return std::string("invalid JSON: ") + simdjson::error_message(err);
@@ -336,7 +416,17 @@ event_parse_result parse_events(std::string_view bytes, OnEvent&& on_event,
         }
         const std::string_view line = bytes.substr(pos, nl - pos);
         if (!line.empty()) {
-            e = event{};
+            // Reset without freeing: the strings keep their buffers from line to line.
+            e.kind = event_kind::heartbeat;
+            e.time_ms = e.number = e.pid = 0;
+            e.value = 0;
+            e.pid_start = 0;
+            e.offline = false;
+            e.state = run_state::running;
+            for (std::string* str : {&e.key, &e.text, &e.run_id, &e.experiment, &e.host,
+                                     &e.boot_id}) {
+                str->clear();
+            }
             const std::string why = decoder.decode(line, e);
             if (why.empty()) {
                 ++r.events;

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <fcntl.h>
@@ -33,6 +34,7 @@
 #include "ctml/run/event.hpp"
 #include "ctml/run/names.hpp"
 #include "ctml/run/state.hpp"
+#include "ctml/workspace/detail/metric_chunks.hpp"
 #include "ctml/workspace/detail/objects.hpp"
 #include "ctml/workspace/detail/schema.hpp"
 #include "ctml/workspace/detail/sqlite.hpp"
@@ -269,8 +271,8 @@ public:
             d.job_json = s.col_text(1);
         }
         {
-            detail::sqlite_stmt s(db_, "SELECT DISTINCT key FROM metrics WHERE run = ? "
-                                       "ORDER BY key");
+            detail::sqlite_stmt s(db_, "SELECT key FROM metric_series WHERE run = ? AND "
+                                       "points > 0 ORDER BY key");
             s.bind(1, row->key);
             while (s.step()) {
                 d.metric_names.push_back(s.col_text(0));
@@ -318,20 +320,31 @@ public:
         if (!row) {
             throw workspace_error("no run \"" + std::string(run_id) + "\"");
         }
-        detail::sqlite_stmt s(db_, name ? "SELECT key, value, step, ts FROM metrics WHERE run = ?1 "
-                                          "AND key = ?2 ORDER BY rowid"
-                                        : "SELECT key, value, step, ts FROM metrics WHERE run = ?1 "
-                                          "ORDER BY rowid");
-        s.bind(1, row->key);
-        if (name) {
-            s.bind(2, *name);
+        std::vector<std::pair<std::int64_t, std::string>> series;
+        {
+            detail::sqlite_stmt s(db_, name ? "SELECT id, key FROM metric_series WHERE run = ?1 "
+                                              "AND key = ?2"
+                                            : "SELECT id, key FROM metric_series WHERE run = ?1 "
+                                              "ORDER BY key");
+            s.bind(1, row->key);
+            if (name) {
+                s.bind(2, *name);
+            }
+            while (s.step()) {
+                series.emplace_back(s.col_int(0), s.col_text(1));
+            }
         }
         std::vector<metric_point> out;
-        while (s.step()) {
-            out.push_back({s.col_text(0),
-                           s.col_is_null(1) ? std::numeric_limits<double>::quiet_NaN()
-                                            : s.col_double(1),
-                           s.col_int(2), s.col_int(3)});
+        detail::sqlite_stmt c(db_, "SELECT data FROM metric_chunks WHERE series = ? ORDER BY first");
+        for (const auto& [sid, key] : series) {
+            c.bind(1, sid);
+            while (c.step()) {
+                detail::decode_points(c.col_blob(0), [&](double v, std::int64_t step,
+                                                         std::int64_t ts) {
+                    out.push_back({key, v, step, ts});
+                });
+            }
+            c.reset();
         }
         return out;
     }
@@ -1050,6 +1063,7 @@ private:
 
     void ingest_available(int fd, const std::filesystem::path& events, const std::string& id,
                           sync_report& report) {
+        std::size_t chunk = options_.ingest_chunk;
         for (;;) {
             detail::sqlite_transaction tx(db_);
             const auto row = run_row(id);
@@ -1061,8 +1075,8 @@ private:
             if (st.st_size <= offset) {
                 return;
             }
-            const std::size_t want = std::min<std::size_t>(
-                static_cast<std::size_t>(st.st_size - offset), options_.ingest_chunk);
+            const std::size_t available = static_cast<std::size_t>(st.st_size - offset);
+            const std::size_t want = std::min(available, chunk);
             std::string bytes(want, '\0');
             std::size_t got = 0;
             while (got < want) {
@@ -1078,17 +1092,24 @@ private:
             }
             bytes.resize(got);
             ingest_state state{row ? row->key : 0, row ? row->state : run_state::not_started,
-                               row ? row->last_seen : 0};
+                               row ? row->last_seen : 0, {}};
             prepared_ingest p(db_);
             const run::event_parse_result r = run::parse_events(
                 bytes, [&](const run::event& e, std::size_t) { apply(p, state, id, e); },
                 static_cast<std::size_t>(offset));
             if (r.consumed == 0) {
-                return; // only a partial line so far
+                if (want == available) {
+                    return; // only a partial line so far
+                }
+                chunk *= 2; // one line longer than a chunk: read more at once
+                continue;
             }
             if (state.key == 0) {
                 // Events before any start event (a damaged file): record the run anyway.
                 state.key = insert_run(id, "unknown", run::detail::now_ms(), false);
+            }
+            for (auto& [key, series] : state.series) {
+                store_points(p, series);
             }
             detail::sqlite_stmt(db_, "UPDATE runs SET ingested = ?, last_seen = ? WHERE id = ?")
                 .bind_all(offset + static_cast<std::int64_t>(r.consumed), state.last_seen,
@@ -1097,30 +1118,94 @@ private:
             tx.commit();
             report.events += static_cast<std::int64_t>(r.events);
             report.malformed += static_cast<std::int64_t>(r.malformed);
-            if (r.consumed < want) {
-                return;
+            if (want == available && r.consumed < want) {
+                return; // the rest is a line being written
             }
         }
     }
+
+    struct series_buffer {
+        std::int64_t id = 0;
+        std::int64_t points = 0; ///< stored before this transaction
+        std::int64_t pending = 0;
+        std::string data;
+    };
 
     struct ingest_state {
         std::int64_t key;
         run_state state;
         std::int64_t last_seen;
+        /// metric name -> its series and the points of this transaction, encoded
+        std::unordered_map<std::string, series_buffer> series;
     };
 
     /// Statements reused for every event of one ingest transaction.
     struct prepared_ingest {
         explicit prepared_ingest(detail::sqlite_db& db)
-            : metric(db, "INSERT INTO metrics (run, key, value, step, ts) VALUES (?, ?, ?, ?, ?)"),
+            : new_chunk(db, "INSERT INTO metric_chunks (series, first, count, data) VALUES "
+                            "(?, ?, ?, ?)"),
+              last_chunk(db, "SELECT data FROM metric_chunks WHERE series = ? AND first = ?"),
+              update_chunk(db, "UPDATE metric_chunks SET count = ?, data = ? WHERE series = ? "
+                               "AND first = ?"),
+              find_series(db, "SELECT id, points FROM metric_series WHERE run = ? AND key = ?"),
+              new_series(db, "INSERT INTO metric_series (run, key) VALUES (?, ?)"),
+              series_points(db, "UPDATE metric_series SET points = ? WHERE id = ?"),
               param(db, "INSERT INTO params (run, key, value) VALUES (?, ?, ?) ON CONFLICT "
                         "(run, key) DO UPDATE SET value = excluded.value"),
               tag(db, "INSERT INTO tags (run, key, value) VALUES (?, ?, ?) ON CONFLICT (run, key) "
                       "DO UPDATE SET value = excluded.value") {}
-        detail::sqlite_stmt metric;
+        detail::sqlite_stmt new_chunk;
+        detail::sqlite_stmt last_chunk;
+        detail::sqlite_stmt update_chunk;
+        detail::sqlite_stmt find_series;
+        detail::sqlite_stmt new_series;
+        detail::sqlite_stmt series_points;
         detail::sqlite_stmt param;
         detail::sqlite_stmt tag;
     };
+
+    /// Appends a series' pending points: first into its last, partial chunk, then in new
+    /// chunks that start at multiples of metric_chunk_points.
+    static void store_points(prepared_ingest& p, series_buffer& b) {
+        constexpr std::int64_t m = detail::metric_chunk_points;
+        constexpr auto bytes = static_cast<std::int64_t>(detail::metric_point_bytes);
+        std::int64_t done = 0; // pending points stored so far
+        std::int64_t total = b.points;
+        const std::string_view data(b.data);
+        if (total % m != 0 && b.pending > 0) {
+            const std::int64_t first = total - total % m;
+            const std::int64_t take = std::min(m - total % m, b.pending);
+            p.last_chunk.bind_all(b.id, first);
+            std::string chunk;
+            if (p.last_chunk.step()) {
+                chunk.assign(p.last_chunk.col_blob(0));
+            }
+            p.last_chunk.reset();
+            chunk.append(data.substr(0, static_cast<std::size_t>(take * bytes)));
+            p.update_chunk.bind(1, static_cast<std::int64_t>(chunk.size()) / bytes)
+                .bind_blob(2, chunk)
+                .bind(3, b.id)
+                .bind(4, first)
+                .run();
+            done += take;
+            total += take;
+        }
+        while (done < b.pending) {
+            const std::int64_t take = std::min(m, b.pending - done);
+            p.new_chunk.bind(1, b.id)
+                .bind(2, total)
+                .bind(3, take)
+                .bind_blob(4, data.substr(static_cast<std::size_t>(done * bytes),
+                                          static_cast<std::size_t>(take * bytes)))
+                .run();
+            done += take;
+            total += take;
+        }
+        p.series_points.bind_all(total, b.id).run();
+        b.points = total;
+        b.pending = 0;
+        b.data.clear();
+    }
 
     std::int64_t insert_run(const std::string& id, std::string_view experiment,
                             std::int64_t time, bool offline) {
@@ -1162,15 +1247,26 @@ private:
             st.key = insert_run(id, "unknown", e.time_ms, false);
         }
         switch (e.kind) {
-        case event_kind::metric:
-            p.metric.bind(1, st.key).bind(2, e.key);
-            if (std::isnan(e.value)) {
-                p.metric.bind_null(3);
-            } else {
-                p.metric.bind(3, e.value);
+        case event_kind::metric: {
+            auto it = st.series.find(e.key);
+            if (it == st.series.end()) {
+                series_buffer b;
+                p.find_series.bind_all(st.key, e.key);
+                if (p.find_series.step()) {
+                    b.id = p.find_series.col_int(0);
+                    b.points = p.find_series.col_int(1);
+                    p.find_series.reset();
+                } else {
+                    p.find_series.reset();
+                    p.new_series.bind_all(st.key, e.key).run();
+                    b.id = db_.last_insert_id();
+                }
+                it = st.series.emplace(e.key, std::move(b)).first;
             }
-            p.metric.bind(4, e.number).bind(5, e.time_ms).run();
+            detail::encode_point(it->second.data, e.value, e.number, e.time_ms);
+            ++it->second.pending;
             break;
+        }
         case event_kind::param: p.param.bind_all(st.key, e.key, e.text).run(); break;
         case event_kind::tag: p.tag.bind_all(st.key, e.key, e.text).run(); break;
         case event_kind::environment:
@@ -1241,21 +1337,28 @@ private:
     std::string last_metrics_json(std::int64_t run) {
         io::json_writer w(io::json_style::compact);
         w.begin_object();
-        detail::sqlite_stmt s(db_, "SELECT key, value FROM metrics m WHERE run = ?1 AND rowid = "
-                                   "(SELECT MAX(rowid) FROM metrics WHERE run = ?1 AND key = "
-                                   "m.key) ORDER BY key");
+        detail::sqlite_stmt s(db_, "SELECT s.key, (SELECT data FROM metric_chunks c WHERE "
+                                   "c.series = s.id ORDER BY c.first DESC LIMIT 1) FROM "
+                                   "metric_series s WHERE s.run = ?1 AND s.points > 0 ORDER BY "
+                                   "s.key");
         s.bind(1, run);
         while (s.step()) {
+            double last = 0;
+            bool any = false;
+            detail::decode_points(s.col_blob(1), [&](double v, std::int64_t, std::int64_t) {
+                last = v;
+                any = true;
+            });
+            if (!any) {
+                continue;
+            }
             w.key(s.col_text(0));
-            if (s.col_is_null(1)) {
+            if (std::isnan(last)) {
                 w.value("NaN");
+            } else if (std::isinf(last)) {
+                w.value(last > 0 ? "Infinity" : "-Infinity");
             } else {
-                const double v = s.col_double(1);
-                if (std::isinf(v)) {
-                    w.value(v > 0 ? "Infinity" : "-Infinity");
-                } else {
-                    w.value(v);
-                }
+                w.value(last);
             }
         }
         w.end_object();

@@ -223,7 +223,7 @@ public:
 
     void metric(std::string_view name, double value, std::int64_t step) {
         check_key_name("metric", name);
-        const std::int64_t ts = now_ms();
+        const std::int64_t ts = coarse_now_ms();
         std::lock_guard<std::timed_mutex> lk(m_);
         if (ended_.load(std::memory_order_relaxed)) {
             return;
@@ -366,6 +366,8 @@ private:
         {
             std::lock_guard<std::timed_mutex> lk(m_);
             batch.swap(buffer_);
+            // The next batch is likely as large: no regrowth on the logging thread.
+            buffer_.reserve(batch.size());
             taken = pushed_;
             flush_requested_ = false;
         }

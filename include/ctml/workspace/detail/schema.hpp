@@ -50,10 +50,17 @@ CREATE TABLE params (run INTEGER NOT NULL REFERENCES runs(id), key TEXT NOT NULL
                      value TEXT NOT NULL, PRIMARY KEY (run, key));
 CREATE TABLE tags (run INTEGER NOT NULL REFERENCES runs(id), key TEXT NOT NULL,
                    value TEXT NOT NULL, PRIMARY KEY (run, key));
--- value NULL means NaN (SQLite stores NaN as NULL); +-inf are stored as they are.
-CREATE TABLE metrics (run INTEGER NOT NULL REFERENCES runs(id), key TEXT NOT NULL, value REAL,
-                      step INTEGER NOT NULL, ts INTEGER NOT NULL);
-CREATE INDEX metrics_run_key ON metrics(run, key);
+-- One row per (run, metric name); points = how many it has.
+CREATE TABLE metric_series (id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES runs(id),
+                            key TEXT NOT NULL, points INTEGER NOT NULL DEFAULT 0,
+                            UNIQUE (run, key));
+-- A series' points in chunks of up to 4096, from point number `first` on: `count` records of
+-- 24 bytes, (value: IEEE double, step: int64, ts: int64 milliseconds), little-endian. NaN and
+-- +-inf are kept bit for bit. Chunks, not rows, because a run may log millions of points:
+-- one row per point costs seconds per million to write and read.
+CREATE TABLE metric_chunks (series INTEGER NOT NULL REFERENCES metric_series(id),
+                            first INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
+                            PRIMARY KEY (series, first)) WITHOUT ROWID;
 CREATE TABLE images (run INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
                      path TEXT NOT NULL, ts INTEGER NOT NULL);
 CREATE TABLE models (

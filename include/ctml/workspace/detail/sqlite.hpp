@@ -42,6 +42,11 @@ public:
     }
     sqlite_stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
     sqlite_stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+    sqlite_stmt& bind_blob(int i, std::string_view v) {
+        check(sqlite3_bind_blob(s_, i, v.data() != nullptr ? v.data() : "",
+                                static_cast<int>(v.size()), SQLITE_TRANSIENT));
+        return *this;
+    }
     sqlite_stmt& bind_null(int i) {
         check(sqlite3_bind_null(s_, i));
         return *this;
@@ -70,6 +75,13 @@ public:
     std::int64_t col_int(int i) const { return sqlite3_column_int64(s_, i); }
     double col_double(int i) const { return sqlite3_column_double(s_, i); }
     bool col_is_null(int i) const { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+    /// The blob (or text) of column i; valid until the next step or reset.
+    std::string_view col_blob(int i) const {
+        const void* p = sqlite3_column_blob(s_, i);
+        return p ? std::string_view(static_cast<const char*>(p),
+                                    static_cast<std::size_t>(sqlite3_column_bytes(s_, i)))
+                 : std::string_view();
+    }
     std::string col_text(int i) const {
         const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, i));
         return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, i)))
