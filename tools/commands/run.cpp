@@ -83,10 +83,19 @@ void run_list(const globals& g, const list_args& a) {
                   << (a.state.empty() ? "" : " in state " + a.state) << ".\n";
         return;
     }
-    table t({"RUN", "EXPERIMENT", "STATE", "CREATED", "DURATION", "HOST"});
+    // The reason goes last, shortened: a list is read across (`ctml run show` has it whole).
+    table t({"RUN", "EXPERIMENT", "STATE", "CREATED", "DURATION", "HOST", "REASON"});
     for (const auto& r : runs) {
-        t.add({r.id, r.experiment, state_text(r), format_time(r.created),
-               format_duration(duration_ms(r)), r.host.empty() ? "-" : r.host});
+        std::string reason = r.reason;
+        if (reason.size() > 48) {
+            std::size_t cut = 45;
+            while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) {
+                --cut; // not inside a UTF-8 sequence
+            }
+            reason = reason.substr(0, cut) + "...";
+        }
+        t.add({r.id, r.experiment, std::string(run::to_string(r.state)), format_time(r.created),
+               format_duration(duration_ms(r)), r.host.empty() ? "-" : r.host, reason});
     }
     t.print(std::cout);
 }
