@@ -3,6 +3,7 @@
 // (NaN/inf included), files, the model registry, schema migration and refused databases.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -479,5 +480,33 @@ TEST_CASE("ingest across read chunks and metric chunks: every point once, in ord
     CHECK(store.metrics(ctx.id(), "b").size() == (n + 2) / 3);
     CHECK(store.metrics(ctx.id(), std::nullopt).size() == n + (n + 2) / 3);
     CHECK(store.get_run(ctx.id()).info.state == run_state::completed);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("a writer on another host is judged by its heartbeat") {
+    const fs::path dir = fresh_dir("remote");
+    cw::create(dir, "remote");
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const auto events = [&](const std::string& id, long long last) {
+        return "{\"t\":\"start\",\"ts\":" + std::to_string(last - 1000) + ",\"run\":\"" + id +
+               "\",\"exp\":\"remote\",\"pid\":4242,\"pid_start\":7,\"host\":\"node-17\","
+               "\"boot\":\"another-boot\",\"offline\":false,\"format\":1}\n"
+               "{\"t\":\"state\",\"ts\":" + std::to_string(last - 1000) +
+               ",\"state\":\"Running\",\"reason\":\"\"}\n"
+               "{\"t\":\"m\",\"ts\":" + std::to_string(last) +
+               ",\"k\":\"Loss\",\"v\":0.5,\"s\":0}\n"
+               "{\"t\":\"hb\",\"ts\":" + std::to_string(last) + "}\n";
+    };
+    write(dir / "runs" / "remote_1_stale" / "events.jsonl", events("remote_1_stale", now - 600000));
+    write(dir / "runs" / "remote_2_fresh" / "events.jsonl", events("remote_2_fresh", now));
+    cw::workspace ws = cw::open(dir);
+    const auto stale = ws.get_run("remote_1_stale");
+    CHECK(stale.info.state == run_state::failed);
+    CHECK(stale.info.reason.find("no heartbeat") != std::string::npos);
+    CHECK(stale.info.reason.find("node-17") != std::string::npos);
+    CHECK(ws.metrics("remote_1_stale", "Loss").size() == 1);
+    CHECK(ws.get_run("remote_2_fresh").info.state == run_state::running);
     fs::remove_all(dir);
 }
