@@ -76,11 +76,8 @@ inline std::string shell_quote(const std::string& s) {
 inline void slurm_ping(const compute_target& t) {
     const command_result r = slurm_command(t, {"scontrol", "ping"}, false);
     if (r.output.find("UP") == std::string::npos) {
-        std::string out = r.output;
-        while (!out.empty() && out.back() == '\n') {
-            out.pop_back();
-        }
-        throw compute_error("compute target " + t.name + ": the Slurm controller is not up (" +
+        std::string out = r.output.substr(0, r.output.find('\n'));
+        throw compute_error("compute target " + t.name + ": the Slurm controller is not up (`scontrol ping`: " +
                             out + ")");
     }
 }
