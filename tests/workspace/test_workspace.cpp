@@ -510,3 +510,16 @@ TEST_CASE("a writer on another host is judged by its heartbeat") {
     CHECK(ws.get_run("remote_2_fresh").info.state == run_state::running);
     fs::remove_all(dir);
 }
+
+TEST_CASE("run_handle::of finds a store whose config.json sits above it (\"location\")") {
+    const fs::path dir = fresh_dir("location");
+    write(dir / ".ctml" / "config.json", R"({"name": "located", "location": "../store"})");
+    auto ctx = start_run(dir, "loc");
+    REQUIRE(ctx.active());
+    CHECK(ctx.workspace_root() == dir / "store");
+    write(ctx.outputs_dir() / "m.bin", "m");
+    auto run = cw::run_handle::of(ctx);
+    CHECK(run.register_model("located-model", "outputs/m.bin").id() == "located-model:1");
+    ctx.end();
+    fs::remove_all(dir);
+}

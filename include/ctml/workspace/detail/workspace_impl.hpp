@@ -17,6 +17,7 @@
 #include "ctml/run/context.hpp"
 #include "ctml/run/names.hpp"
 #include "ctml/run/workspace_config.hpp"
+#include "ctml/workspace/mlflow_store.hpp"
 #include "ctml/workspace/sqlite_store.hpp"
 #include "ctml/workspace/workspace.hpp"
 
@@ -74,6 +75,9 @@ collect_files(const std::filesystem::path& path, std::string_view what) {
 inline std::unique_ptr<store> make_store(const ::ctml::run::workspace_config& c) {
     sqlite_store_options o;
     o.heartbeat_timeout_s = c.heartbeat_timeout_s;
+    if (!c.tracking_uri.empty()) {
+        return std::make_unique<mlflow_store>(c, o);
+    }
     return std::make_unique<sqlite_store>(c.root, o);
 }
 
@@ -361,7 +365,30 @@ inline run_handle run_handle::of(::ctml::run::context& ctx) {
                               "CTML_TRACKING=off)");
     }
     ctx.flush();
-    auto ws = std::make_shared<workspace>(workspace::open(ctx.workspace_root()));
+    // The store folder is the context's; its config.json is there or (with a "location") in
+    // a folder above it, whichever names this store.
+    const std::filesystem::path root = ctx.workspace_root();
+    std::optional<::ctml::run::workspace_config> config;
+    std::error_code ec;
+    for (std::filesystem::path dir = root.lexically_normal(); !config;
+         dir = dir.parent_path()) {
+        for (const auto& candidate : {dir / "config.json", dir / ".ctml" / "config.json"}) {
+            if (!config && std::filesystem::is_regular_file(candidate, ec)) {
+                auto c = ::ctml::run::load_workspace_config(candidate);
+                if (c.root == root.lexically_normal()) {
+                    config = std::move(c);
+                }
+            }
+        }
+        if (!dir.has_relative_path()) {
+            break; // the filesystem root
+        }
+    }
+    if (!config) {
+        throw workspace_error("run " + ctx.id() + ": no config.json names the store " +
+                              root.string());
+    }
+    auto ws = std::make_shared<workspace>(std::move(*config));
     run_handle h(*ws, ctx.id());
     h.owned_ = std::move(ws);
     h.ctx_ = ctx;
