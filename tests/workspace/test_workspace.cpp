@@ -453,7 +453,7 @@ TEST_CASE("ingest across read chunks and metric chunks: every point once, in ord
     o.ignore_environment = true;
     auto ctx = ctml::run::context::start(o);
     cw::sqlite_store_options small;
-    small.ingest_chunk = 777; // lines straddle every read
+    small.ingest_chunk = 7777; // lines straddle the reads
     cw::sqlite_store store(dir, small);
     constexpr int n = 10000; // more than two metric chunks of 4096
     for (int i = 0; i < n; ++i) {
