@@ -10,6 +10,11 @@
 //   "description"  string, optional.
 //   "store"        string, optional, default "sqlite": the store kind; "sqlite" is the only one
 //                  in this version (an MLflow tracking server is planned as the second).
+//   "tracking_uri" string, optional: an MLflow tracking server ("http://127.0.0.1:5000"); then
+//                  runs, metrics, artifacts and the model registry also go to that server, the
+//                  workspace folder keeping a local journal (ctml/workspace/mlflow_store.hpp).
+//                  Credentials come from MLFLOW_TRACKING_USERNAME/PASSWORD or
+//                  MLFLOW_TRACKING_TOKEN, never from this file.
 //   "heartbeat_timeout_s"  number > 0, optional, default 60: a run whose writer lives on another
 //                  host (or another boot) is Failed after this long without a heartbeat; on the
 //                  same host the writer's pid and start time decide at once.
@@ -38,6 +43,7 @@ struct workspace_config {
     std::string store = "sqlite";      ///< "store"
     std::string location = ".";        ///< "location", as written
     double heartbeat_timeout_s = 60.0; ///< "heartbeat_timeout_s"
+    std::string tracking_uri{};          ///< "tracking_uri" (empty: no server)
     std::filesystem::path config_path{}; ///< the config.json this came from (absolute)
     std::filesystem::path root{};        ///< the store folder: config_path's folder / location
 
@@ -54,7 +60,8 @@ inline workspace_config parse_workspace_config(std::string_view text,
     try {
         const io::json_document doc = io::parse_json(text, abs.string());
         const io::json_object o = doc.root().as_object();
-        o.expect_only({"name", "location", "description", "store", "heartbeat_timeout_s"});
+        o.expect_only({"name", "location", "description", "store", "heartbeat_timeout_s",
+                       "tracking_uri"});
         workspace_config c;
         c.name = o.get_string("name");
         try {
@@ -74,6 +81,12 @@ inline workspace_config parse_workspace_config(std::string_view text,
         }
         if (const auto t = o.find("heartbeat_timeout_s")) {
             c.heartbeat_timeout_s = t->as_double(1e-3, 1e9);
+        }
+        c.tracking_uri = o.get_optional_string("tracking_uri").value_or("");
+        if (const std::string& u = c.tracking_uri;
+            !u.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
+            o.at("tracking_uri").fail("expected an http:// or https:// URI of an MLflow tracking "
+                                      "server, got \"" + u + "\"");
         }
         c.config_path = abs;
         c.root = (abs.parent_path() / c.location).lexically_normal();

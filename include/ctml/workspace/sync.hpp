@@ -472,17 +472,18 @@ private:
                 return r.version; // created by a push killed before it was recorded
             }
         }
-        const std::string dir = "ctml-models/" + v.name + "/" + number;
+        // MLflow wants a version's source inside its run's artifacts (when it has a run).
+        std::string run_remote, dir = "ctml-models/" + v.name + "/" + number;
+        if (!v.run_id.empty()) {
+            if (auto r = state_.run(v.run_id)) {
+                run_remote = r->remote_id;
+                dir = r->artifact_root + "/" + dir;
+            }
+        }
         for (const file_info& f : v.files) {
             client_->upload_artifact(dir + "/" + f.path, local_->object_path(f.sha256));
             ++n.files;
             n.bytes += static_cast<std::int64_t>(f.size);
-        }
-        std::string run_remote;
-        if (!v.run_id.empty()) {
-            if (auto r = state_.run(v.run_id)) {
-                run_remote = r->remote_id;
-            }
         }
         std::vector<std::pair<std::string, std::string>> tags{
             {"ctml.version", number},

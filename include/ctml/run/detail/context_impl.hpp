@@ -38,6 +38,7 @@
 #include "ctml/run/context.hpp"
 #include "ctml/run/detail/process.hpp"
 #include "ctml/run/environment.hpp"
+#include "ctml/run/detail/forwarder.hpp"
 #include "ctml/run/event.hpp"
 #include "ctml/run/names.hpp"
 #include "ctml/run/state.hpp"
@@ -737,6 +738,7 @@ inline std::shared_ptr<run_writer> make_offline(const workspace_config& ws,
         }
         auto w = std::make_shared<run_writer>(id, experiment, dir, ws.root, true, opt);
         w->begin(opt.job_description, opt.display_name);
+        start_forwarder(ws, id, dir); // MLflow workspaces only (run/detail/forwarder.hpp)
         return w;
     }
 }

@@ -170,7 +170,7 @@ public:
         body += ",\"max_results\":2,\"run_view_type\":\"ACTIVE_ONLY\"}";
         json_answer a(c_->send_json("POST", "/api/2.0/mlflow/runs/search", body));
         simdjson::dom::array runs;
-        if (a.at("runs").get_array().get(runs) || runs.size() == 0) {
+        if (!a.array_at("runs", runs) || runs.size() == 0) {
             return std::nullopt;
         }
         remote_run r;
@@ -271,7 +271,7 @@ public:
             }
             json_answer a(c_->get("/api/2.0/mlflow/model-versions/search", q));
             simdjson::dom::array arr;
-            if (!a.at("model_versions").get_array().get(arr)) {
+            if (a.array_at("model_versions", arr)) {
                 for (simdjson::dom::element mv : arr) {
                     remote_version v;
                     std::string_view s;

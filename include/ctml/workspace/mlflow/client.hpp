@@ -240,7 +240,6 @@ public:
         }
     }
     bool empty() const noexcept { return empty_; }
-    simdjson::dom::element root() const { return root_; }
     /// Member `path` ("run.info.run_id") as a string; "" when absent.
     std::string string_at(std::string_view path) const {
         simdjson::dom::element e;
@@ -249,12 +248,10 @@ public:
         }
         return std::string(e.get_string().value_unsafe());
     }
-    simdjson::dom::element at(std::string_view path) const {
+    /// Member `path` as an array; false when absent or not an array.
+    bool array_at(std::string_view path, simdjson::dom::array& out) const {
         simdjson::dom::element e;
-        if (empty_ || root_.at_pointer(pointer(path)).get(e)) {
-            return {};
-        }
-        return e;
+        return !empty_ && !root_.at_pointer(pointer(path)).get(e) && !e.get_array().get(out);
     }
     bool has(std::string_view path) const {
         simdjson::dom::element e;
