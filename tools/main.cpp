@@ -15,6 +15,9 @@
 #include <ctml/core/error.hpp>
 
 #include "cli/common.hpp"
+#if CTML_CLI_COMPUTE
+#include "cli/compute.hpp" // compute, submit, run wait|logs|cancel
+#endif
 
 namespace {
 
@@ -53,6 +56,9 @@ int main(int argc, char** argv) {
     ctml::cli::add_workspace_commands(app, g);
     ctml::cli::add_experiment_commands(app, g);
     ctml::cli::add_run_commands(app, g);
+#if CTML_CLI_COMPUTE
+    ctml::cli::add_compute_commands(app, g); // after run: it adds run wait|logs|cancel
+#endif
     ctml::cli::add_model_commands(app, g);
     ctml::cli::add_dataset_commands(app, g);
 
