@@ -93,7 +93,7 @@ endif()
 # The supervisor program of submitted runs (tools/ctml_supervise.cpp). The submitter finds it
 # through CTML_SUPERVISOR_PROGRAM (this build's path; the installed one after install), then
 # CTML_SUPERVISOR, then PATH.
-if(TARGET ctml::compute)
+if(TARGET ctml::compute AND (CTML_BUILD_TOOLS OR CTML_BUILD_TESTS OR CTML_BUILD_EXAMPLES))
   add_executable(ctml_supervise "${PROJECT_SOURCE_DIR}/tools/ctml_supervise.cpp")
   target_link_libraries(ctml_supervise PRIVATE ctml::compute)
   target_compile_options(ctml_supervise PRIVATE -Wall -Wextra -Wpedantic -Werror)

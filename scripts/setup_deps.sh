@@ -14,6 +14,7 @@ packages=(
   doctest-dev libbenchmark-dev
   libcli11-dev libcairo2-dev fonts-dejavu-core
   libsqlite3-dev libcurl4-openssl-dev libssl-dev
+  openmpi-bin libopenmpi-dev slurm-wlm slurm-client munge iproute2 util-linux procps
   python3 python3-numpy
   ca-certificates curl
 )

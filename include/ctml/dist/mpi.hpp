@@ -10,6 +10,13 @@
 #include <span>
 #include <string>
 
+// The C API only: the deprecated C++ bindings are not needed (and warn under -Wcast-function-type).
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 
 #include "ctml/core/error.hpp"
