@@ -12,7 +12,7 @@
 set -euo pipefail
 
 : "${CTML_SOURCE_DIR:?run through ctest}" "${CTML_BUILD_DIR:?run through ctest}"
-CTML_BIN="$CTML_BUILD_DIR/tools/ctml"
+export CTML_BIN="$CTML_BUILD_DIR/tools/ctml"
 export CTML_CLI="$CTML_BIN"
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 unset MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD MLFLOW_TRACKING_TOKEN MLFLOW_TRACKING_URI
@@ -92,6 +92,7 @@ EOF
     --workers 1 --backend-store-uri "sqlite:///$dir/mlflow.db" \
     --artifacts-destination "$dir/artifacts" "${extra[@]}" >>"$dir/server.log" 2>&1) &
   pid=$!
+  disown "$pid" # no "Killed" notice when a test stops it on purpose
   _mlflow_pids+=("$pid")
   printf -v "${name}_pid" %s "$pid"
   local deadline=$((SECONDS + 120))
@@ -109,7 +110,6 @@ mlflow_stop() {
   local pid="${1}_pid"
   pid="${!pid}"
   kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
   local port="${1}_port"
   port="${!port}"
   local deadline=$((SECONDS + 30))
