@@ -92,7 +92,8 @@ TEST_CASE("run_config flags: names and defaults come from the config") {
     keras_job::declare_flags(f);
     const std::string u = f.usage();
     INFO(u);
-    for (const char* w : {"--batch-size (default 50)", "--epochs (default 20)", "--seed (default 0)",
+    for (const char* w : {"--batch-size (default 50)", "--epochs (default 20)",
+                          "--seed (default 0)",
                           "--threads (default 0)", "--device (default cpu)",
                           "--first-layer-neurons (default 100)",
                           "--second-layer-neurons (default 100)", "--learning-rate (default 0.001)",

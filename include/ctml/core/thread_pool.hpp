@@ -28,7 +28,7 @@ inline std::size_t& configured_threads() noexcept {
 }
 } // namespace detail
 
-/// @brief Threads ctml uses: the trainers' step threads and the BLAS outside them (0: all cores).
+/// @brief Threads ctml uses: the engines' step threads and the BLAS outside them (0: all cores).
 inline std::size_t thread_count() noexcept {
     const std::size_t n = detail::configured_threads();
     if (n != 0) {

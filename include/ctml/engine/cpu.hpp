@@ -332,7 +332,8 @@ private:
     }
 
     template <class Feature>
-    target_view<T> load_batch(const dataset<Feature>& data, std::span<const std::size_t> idx) noexcept {
+    target_view<T> load_batch(const dataset<Feature>& data,
+                              std::span<const std::size_t> idx) noexcept {
         data.gather_features(idx, acts_[0].data());
         target_view<T> t;
         if (data.has_labels()) {

@@ -57,8 +57,8 @@ void predict(const network<Arch, T>& net, std::span<const T> x, std::size_t rows
              std::span<T> out) {
     if (x.size() != rows * net.input_width()) {
         throw data_error("predict: input holds " + std::to_string(x.size()) +
-                         " values, expected rows × input width = " + std::to_string(rows) + " × " +
-                         std::to_string(net.input_width()));
+                         " values, expected rows × input width = " + std::to_string(rows) +
+                         " × " + std::to_string(net.input_width()));
     }
     if (out.size() != rows * net.output_width()) {
         throw data_error("predict: output holds " + std::to_string(out.size()) +

@@ -46,6 +46,8 @@ public:
         for (std::size_t l = 0; l < layer_count; ++l) {
             w_offset_[l] = layout_.kernel_offset(l);
             b_offset_[l] = layout_.bias_offset(l);
+            w_size_[l] = layout_.kernel_size(l);
+            b_size_[l] = layout_.bias_size(l);
         }
         params_.resize(layout_.parameter_count());
     }
@@ -71,17 +73,17 @@ public:
     std::span<const T> parameters() const noexcept { return params_.span(); }
     /// Layer l's kernel, in × out row-major (empty for a layer without parameters).
     std::span<T> kernel(std::size_t l) noexcept {
-        return {params_.data() + w_offset_[l], layout_.kernel_size(l)};
+        return {params_.data() + w_offset_[l], w_size_[l]};
     }
     std::span<const T> kernel(std::size_t l) const noexcept {
-        return {params_.data() + w_offset_[l], layout_.kernel_size(l)};
+        return {params_.data() + w_offset_[l], w_size_[l]};
     }
     /// Layer l's bias (empty for a layer without parameters).
     std::span<T> bias(std::size_t l) noexcept {
-        return {params_.data() + b_offset_[l], layout_.bias_size(l)};
+        return {params_.data() + b_offset_[l], b_size_[l]};
     }
     std::span<const T> bias(std::size_t l) const noexcept {
-        return {params_.data() + b_offset_[l], layout_.bias_size(l)};
+        return {params_.data() + b_offset_[l], b_size_[l]};
     }
     std::size_t kernel_offset(std::size_t l) const noexcept { return w_offset_[l]; }
     std::size_t bias_offset(std::size_t l) const noexcept { return b_offset_[l]; }
@@ -109,6 +111,8 @@ private:
     std::array<std::size_t, layer_count + 1> widths_{};
     std::array<std::size_t, layer_count> w_offset_{};
     std::array<std::size_t, layer_count> b_offset_{};
+    std::array<std::size_t, layer_count> w_size_{};
+    std::array<std::size_t, layer_count> b_size_{};
     buffer<T> params_;
 };
 

@@ -112,7 +112,8 @@ struct sequential {
     static constexpr std::array<bool, layer_count> parametric{
         static_cast<bool>(Layers::has_parameters)...};
     /// Layers with parameters (the dense layers).
-    static constexpr std::size_t parametric_count = (std::size_t{0} + ... + (Layers::has_parameters ? 1 : 0));
+    static constexpr std::size_t parametric_count =
+        (std::size_t{0} + ... + (Layers::has_parameters ? 1 : 0));
     static constexpr bool all_static = [] {
         for (const std::size_t w : static_widths) {
             if (w == dynamic) {

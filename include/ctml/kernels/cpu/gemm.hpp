@@ -16,7 +16,7 @@
 extern "C" {
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
-// OpenBLAS's packing-buffer table (exported by libopenblas; see ctml::trainer::warm_up_blas).
+// OpenBLAS's packing-buffer table (exported by libopenblas; see ctml::cpu_engine::warm_up_blas).
 void* blas_memory_alloc(int procpos);
 void blas_memory_free(void* buffer);
 }
@@ -121,8 +121,9 @@ inline void set_blas_threads(int n) noexcept {
 
 namespace ctml {
 
-/// @brief Sets the number of threads ctml uses (0: all cores, the default): a trainer's step
-/// threads, and the BLAS's own threads for calls made outside a trainer.
+/// @brief Sets the number of threads ctml uses (0: all cores, the default): the step threads of
+/// an engine whose settings ask for 0, and the BLAS's own threads for calls made outside an
+/// engine (the next engine sets the BLAS back to one thread: engine/cpu.hpp).
 inline void set_num_threads(std::size_t n) noexcept {
     detail::configured_threads() = n;
     kernels::cpu::set_blas_threads(static_cast<int>(thread_count()));
