@@ -17,7 +17,8 @@ tmp=$(mktemp -d /tmp/ctml_dp.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mpi() {
   timeout 300 "${ns[@]}" sh -c 'ip link set lo up && exec "$@"' ctml-netns \
-    mpirun -n "$1" --allow-run-as-root --oversubscribe --bind-to none "${@:2}"
+    mpirun -n "$1" --allow-run-as-root --oversubscribe --bind-to none \
+    --mca mpi_yield_when_idle 1 "${@:2}"
 }
 steps=${CTML_DP_STEPS:-100}
 timeout 300 "$trainer" "$mnist" "$tmp/initial.f32" --steps 0 --reference

@@ -389,8 +389,9 @@ private:
             argv = {"unshare", as_root ? "-n" : "-rn", "sh", "-c",
                     "ip link set lo up && exec \"$@\"", "ctml-netns"};
         }
+        // Ranks may outnumber free cores: yield instead of spinning while waiting for a peer.
         argv.insert(argv.end(), {"mpirun", "-n", std::to_string(processes()), "--oversubscribe",
-                                 "--bind-to", "none"});
+                                 "--bind-to", "none", "--mca", "mpi_yield_when_idle", "1"});
         if (as_root || target_.loopback_only) {
             argv.push_back("--allow-run-as-root");
         }
