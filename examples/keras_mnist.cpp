@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: MIT
 // The Keras MNIST tutorial's trainer (keras_mnist.py) in C++: 784 → h1 relu → h2 relu → 10
 // softmax, categorical cross-entropy, RMSprop, 20 epochs, the test set as validation data.
-// Writes outputs/model/model.json and outputs/model/weights.npz.
+// Writes outputs/model/model.json and outputs/model/weights.npz, and reports into its run as the
+// tutorial's script does (Loss and Accuracy per epoch, the final test figures, the chart "Accuracy
+// vs Loss", the model in the run's outputs/model): the run it was submitted as, or else an
+// offline run in the workspace found from the current folder (ctml run show RUN).
 //
 //   keras_mnist --data-folder data/mnist --first-layer-neurons 300 --second-layer-neurons 100
 //   keras_mnist --data-folder data/mnist --evaluate outputs/model      # test accuracy of a saved model
 #include <ctml/ctml.hpp>
+#include <ctml/run/chart.hpp>
+#include <ctml/run/context.hpp>
+#include <ctml/run/report.hpp>
 
 #include <cstdio>
 #include <exception>
@@ -61,8 +67,16 @@ int main(int argc, char** argv) try {
                 net.layout().to_string().c_str(), net.parameter_count(),
                 settings.optimizer.learning_rate, settings.batch_size, settings.epochs,
                 ctml::device_name(settings.device).data());
+    auto& run = ctml::run::get_context("keras-mnist");
+    f.visit([&](std::string_view name, const std::string& value) { run.log_param(name, value); });
+    run.set_job_description(keras_job::to_json(settings));
+    run.record_threads(
+        static_cast<unsigned>(settings.threads != 0 ? settings.threads : ctml::num_threads()));
+    ctml::run::keras_report report(run, ctml::run::accuracy_vs_loss_image{});
     ctml::trainer<keras_job> trainer(net, settings);
-    trainer.fit(data.train, {.validation = &data.test, .callbacks = {ctml::keras_progress()}});
+    trainer.fit(data.train, {.validation = &data.test,
+                             .callbacks = {ctml::keras_progress(),
+                                           report.on_epoch<ctml::callback_action>()}});
     const auto final_eval = trainer.evaluate(data.test);
     std::printf("Final test loss: %.4f\nFinal test accuracy: %.4f\n", final_eval.loss,
                 final_eval.accuracy);
@@ -71,6 +85,13 @@ int main(int argc, char** argv) try {
     ctml::save_model(net, model_dir,
                      [&](ctml::io::json_writer& w) { keras_job::write_json(w, settings); });
     std::printf("Model written to %s (model.json, weights.npz)\n", model_dir.c_str());
+    for (const char* file : {"model.json", "weights.npz"}) {
+        run.upload_file(model_dir / file, std::string("outputs/model/") + file);
+    }
+    report.finish(final_eval); // Final test loss / accuracy and the chart
+    if (run) {
+        std::printf("Run %s (%s)\n", run.id().c_str(), run.run_dir().c_str());
+    }
     return 0;
 } catch (const ctml::error& e) {
     std::fprintf(stderr, "keras_mnist: error: %s\n", e.what());

@@ -123,6 +123,15 @@ public:
         return v;
     }
 
+    /// Calls f(name, value) for every declared flag in declaration order, with its value or
+    /// default (what a trainer records as its run's parameters).
+    template <class F>
+    void visit(F&& f) const {
+        for (const auto& n : order_) {
+            f(std::string_view(n), str(n));
+        }
+    }
+
     std::string usage() const {
         std::string u = "usage: " + program_ + " [flags]\n";
         for (const auto& n : order_) {
