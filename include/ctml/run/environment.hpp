@@ -200,7 +200,12 @@ inline std::string environment_json(unsigned threads_used = 0) {
 #endif
 #if CTML_WITH_CUDA
 #if defined(__CUDA_ARCH_LIST__)
-    w.field("cuda", CTML_STRINGIFY(__CUDA_ARCH_LIST__));
+    // The list has a comma per architecture (800,900): stringify it whole.
+#define CTML_ENV_STRINGIFY_LIST_(...) #__VA_ARGS__
+#define CTML_ENV_STRINGIFY_LIST(...) CTML_ENV_STRINGIFY_LIST_(__VA_ARGS__)
+    w.field("cuda", CTML_ENV_STRINGIFY_LIST(__CUDA_ARCH_LIST__));
+#undef CTML_ENV_STRINGIFY_LIST
+#undef CTML_ENV_STRINGIFY_LIST_
 #else
     w.field("cuda", "enabled (architecture list not visible to this translation unit)");
 #endif
