@@ -7,8 +7,8 @@
 //   chainer_mnist --data-folder data/mnist --batchsize 128 --epochs 10
 //   chainer_mnist --data-folder data/mnist --evaluate outputs/model.npz
 #include <ctml/ctml.hpp>
-#include <ctml/run/context.hpp>
 #include <ctml/run/report.hpp>
+#include <ctml/train/record.hpp>
 
 #include <cstdio>
 #include <exception>
@@ -50,10 +50,7 @@ int main(int argc, char** argv) try {
 
     std::printf("Batch size: %zu\nEpochs: %zu\n", settings.batch_size, settings.epochs);
     auto& run = ctml::run::get_context("chainer-mnist");
-    f.visit([&](std::string_view name, const std::string& value) { run.log_param(name, value); });
-    run.set_job_description(chainer_job::to_json(settings));
-    run.record_threads(
-        static_cast<unsigned>(settings.threads != 0 ? settings.threads : ctml::num_threads()));
+    ctml::record_job<chainer_job>(run, f, settings); // flags as parameters, job JSON, threads
     const ctml::run::chainer_report report(run, static_cast<std::int64_t>(settings.batch_size),
                                            static_cast<std::int64_t>(settings.epochs));
     auto net = chainer_job::make_network(settings);
@@ -70,9 +67,6 @@ int main(int argc, char** argv) try {
     ctml::save_chainer_npz(net, out / "model.npz");
     std::printf("Model written to %s\n", (out / "model.npz").c_str());
     run.upload_file(out / "model.npz", "outputs/model.npz");
-    if (run) {
-        std::printf("Run %s (%s)\n", run.id().c_str(), run.run_dir().c_str());
-    }
     return 0;
 } catch (const ctml::error& e) {
     std::fprintf(stderr, "chainer_mnist: error: %s\n", e.what());

@@ -14,6 +14,10 @@ if [[ "${CTML_SKIP_SETUP:-0}" != 1 ]]; then
   bash "$root/scripts/setup_deps.sh"
 fi
 
+# ccache keys on absolute paths unless told a base: with the checkout as base, a fresh clone in
+# another folder reuses the objects an earlier build of the same sources left in the cache.
+# (Release builds carry no debug info, so the build folder's own path need not be hashed.)
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 build_status=0
 cmake --build "$build" -j "$jobs" -- -k 0 || build_status=$?
