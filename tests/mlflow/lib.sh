@@ -15,6 +15,8 @@ set -euo pipefail
 export CTML_BIN="$CTML_BUILD_DIR/tools/ctml"
 export CTML_CLI="$CTML_BIN"
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
+# MLflow's Python client retries a down server for minutes by default; the tests ask once.
+export MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 MLFLOW_HTTP_REQUEST_TIMEOUT=10
 unset MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD MLFLOW_TRACKING_TOKEN MLFLOW_TRACKING_URI
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/ctml-mlflow.XXXXXX")"
 _mlflow_pids=()
@@ -87,6 +89,7 @@ admin_password = ${MLFLOW_TEST_ADMIN_PASSWORD:-ctml-test-admin-pw}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 EOF
     export MLFLOW_AUTH_CONFIG_PATH="$dir/auth.ini"
+    export MLFLOW_FLASK_SERVER_SECRET_KEY="ctml-test-$port"
   fi
   (cd "$dir" && exec setsid "$VENV/bin/mlflow" server --host 127.0.0.1 --port "$port" \
     --workers 1 --backend-store-uri "sqlite:///$dir/mlflow.db" \

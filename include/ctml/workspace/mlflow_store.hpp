@@ -16,8 +16,9 @@
 //   - every write through this store (create_run, set_run_state, model registration, tags,
 //     aliases) is made in the journal first and sent at once; sync() (which every `ctml` verb
 //     runs first) sends whatever is pending. An unreachable server leaves the change pending
-//     (`ctml sync` sends it); a refusal (401, 403, 404, a limit) is thrown, naming the server,
-//     the call and what to do.
+//     (`ctml sync` sends it); a refusal (401, 403, 404, a limit) is thrown by the writes and by
+//     `ctml sync`, naming the server, the call and what to do (sync() only warns: reads work
+//     without the server).
 // Reads (runs, metrics, files, registry) are answered from the journal, so `ctml` works offline;
 // MLflow's UI and clients read the server.
 #pragma once
@@ -68,9 +69,18 @@ public:
         return *pusher_;
     }
 
+    /// Ingests the event files, then sends what is pending. Reads must keep working without
+    /// the server, so here even a refusal (401, 403, 404, a limit) only defers: it is printed
+    /// once to stderr as a warning and kept in pending_reason(); `ctml sync` and the writes
+    /// below throw it.
     sync_report sync() override {
         sync_report r = local_.sync();
-        send([&] { to_server().push(); });
+        try {
+            send([&] { to_server().push(); });
+        } catch (const mlflow::server_error& e) {
+            pending_ = e.what();
+            std::fprintf(stderr, "ctml: warning: not sent to the tracking server: %s\n", e.what());
+        }
         return r;
     }
     sync_report sync_run(std::string_view run_id) override { return local_.sync_run(run_id); }
