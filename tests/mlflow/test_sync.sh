@@ -94,6 +94,19 @@ snapshot >"$TMP/s2.json"
 cmp -s "$TMP/s1.json" "$TMP/s2.json" || fail "the second sync changed the server"
 echo "second sync: 0 write requests, server unchanged"
 
+# A run the map knows but the server does not (deleted there): a 404 naming the server, the
+# call and what to check.
+"$PY" - "$ws/mlflow-sync.db" "${runs[2]}" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE runs SET remote_id = '0123456789abcdef0123456789abcdef', status = '', done = 0 WHERE run_id = ?", (sys.argv[2],))
+db.commit()
+PY
+if ctml sync --to "$srv_url" >"$TMP/404.out" 2>&1; then fail "sync of a run unknown to the server succeeded"; fi
+cat "$TMP/404.out"
+grep -q "HTTP 404" "$TMP/404.out" && grep -qF "$srv_url" "$TMP/404.out" && grep -q "runs/" "$TMP/404.out" &&
+  grep -q "no such object" "$TMP/404.out" || fail "the 404 error does not name the server, the call and what to check"
+
 # Interrupted: SIGKILL once part of a 60,000-point series is on the server.
 ws2="$TMP/ws2"
 new_workspace "$ws2" ""
