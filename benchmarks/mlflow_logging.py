@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def start_server(venv, template, tmp):
             return proc, url
         except Exception:
             if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 sys.exit(f"mlflow server did not start; see {tmp}/server.log")
             time.sleep(0.5)
 
@@ -174,7 +175,8 @@ def main():
                 client.log_metric(run.info.run_id, "batch_loss", 1.0 / (s + 1), step=s)
             rows.append(("mlflow MlflowClient.log_metric (1/request)", time.perf_counter() - t0, f"{n} requests"))
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # the server and its uvicorn workers
+        proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
 
     title = f"Logging {n:,} metric points to one MLflow {mlflow.__version__} server (sqlite backend, 1 worker), same machine"
