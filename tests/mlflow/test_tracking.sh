@@ -57,11 +57,17 @@ assert r.info.status == "FINISHED", r.info.status
 assert r.info.end_time and r.info.end_time >= r.info.start_time
 assert r.data.tags["ctml.run_id"] == run_id, r.data.tags
 assert r.data.tags["ctml.state"] == "Completed"
-assert r.data.params, "no params"
-assert "batch_size" in r.data.params, r.data.params
+import json, subprocess
+local_run = json.loads(subprocess.check_output([os.environ["CTML_BIN"], "run", "show", run_id, "--json"]))
+assert r.data.params and r.data.params == local_run["params"], (r.data.params, local_run["params"])
+for k, v in local_run["tags"].items():
+    assert r.data.tags.get(k) == v, (k, v)
+local_metrics = json.loads(subprocess.check_output([os.environ["CTML_BIN"], "run", "metrics", run_id, "--json"]))["metrics"]
 for name in ("Loss", "Accuracy"):
     h = c.get_metric_history(r.info.run_id, name)
-    assert sorted(m.step for m in h) == list(range(epochs)), (name, [(m.step, m.value) for m in h])
+    want = sorted((p["step"], p["timestamp"], p["value"]) for p in local_metrics[name])
+    assert len(want) == epochs, (name, want)
+    assert sorted((m.step, m.timestamp, m.value) for m in h) == want, (name, [(m.step, m.value) for m in h], want)
     print(name, [(m.step, round(m.value, 4)) for m in h])
 got = mlflow.artifacts.download_artifacts(run_id=r.info.run_id, artifact_path="outputs/model", dst_path=dl + "/run")
 local = os.path.join(run_dir, "outputs", "model")
