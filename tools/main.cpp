@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
 #endif
     ctml::cli::add_model_commands(app, g);
     ctml::cli::add_dataset_commands(app, g);
+    ctml::cli::add_sync_commands(app, g);
 
     try {
         app.parse(argc, argv);

@@ -82,5 +82,6 @@ void add_experiment_commands(CLI::App& app, globals& g);
 void add_run_commands(CLI::App& app, globals& g);
 void add_model_commands(CLI::App& app, globals& g);
 void add_dataset_commands(CLI::App& app, globals& g);
+void add_sync_commands(CLI::App& app, globals& g); // commands/sync.cpp (MLflow)
 
 } // namespace ctml::cli
