@@ -81,6 +81,12 @@ if(CTML_BUILD_TESTS)
   endforeach()
 endif()
 
+# examples/keras_mnist.cpp trains data-parallel under mpirun when it links ctml::dist (whose
+# CTML_WITH_MPI=1 it tests); without MPI it is the one-process trainer.
+if(TARGET keras_mnist AND TARGET ctml::dist)
+  target_link_libraries(keras_mnist PRIVATE ctml::dist)
+endif()
+
 # examples/submit_keras_mnist.cpp submits through the workspace.
 if(TARGET submit_keras_mnist)
   if(TARGET ctml::compute)

@@ -8,10 +8,17 @@
 //
 //   keras_mnist --data-folder data/mnist --first-layer-neurons 300 --second-layer-neurons 100
 //   keras_mnist --data-folder data/mnist --evaluate outputs/model      # test accuracy of a saved model
+// Built with ctml::dist (CTML_WITH_MPI) and started by `mpirun -n N` (N > 1), it trains
+// data-parallel: each rank a share of every batch, gradients averaged by MPI all-reduce; only
+// rank 0 reports into the run and writes the model.
 #include <ctml/ctml.hpp>
 #include <ctml/run/chart.hpp>
 #include <ctml/run/context.hpp>
 #include <ctml/run/report.hpp>
+#if CTML_WITH_MPI // linked with ctml::dist: data-parallel when mpirun starts 2+ ranks
+#include <ctml/dist/data_parallel_engine.hpp>
+#include <ctml/dist/launch.hpp>
+#endif
 
 #include <cstdio>
 #include <exception>
@@ -31,6 +38,12 @@ using keras_job = ctml::run_config<keras_net, ctml::categorical_crossentropy,
                                    ctml::width_flag<1, "second-layer-neurons", 100>>;
 
 int main(int argc, char** argv) try {
+#if CTML_WITH_MPI
+    ctml::dist::mpi_launch mpi(argc, argv); // no MPI unless mpirun starts 2+ ranks
+    const bool rank0 = mpi.quiet_unless_rank0(); // the others: no run, no output, no files
+#else
+    const bool rank0 = true;
+#endif
     ctml::flags f("keras_mnist");
     keras_job::declare_flags(f); // --batch-size, --epochs, --learning-rate, --device, ...
     f.declare("data-folder", "data", "folder searched (recursively) for the four MNIST IDX files")
@@ -52,7 +65,7 @@ int main(int argc, char** argv) try {
         const auto e = ctml::evaluate(net, ctml::categorical_crossentropy{}, data.test);
         std::printf("Model %s\nTest loss: %.4f\nTest accuracy: %.4f\n", f.str("evaluate").c_str(),
                     e.loss, e.accuracy);
-        if (f.given("save-predictions")) {
+        if (rank0 && f.given("save-predictions")) {
             const auto p = ctml::predict(net, data.test);
             ctml::io::write_file_atomic(f.str("save-predictions"),
                                         ctml::io::encode_npy<float>(
@@ -74,12 +87,23 @@ int main(int argc, char** argv) try {
         static_cast<unsigned>(settings.threads != 0 ? settings.threads : ctml::num_threads()));
     ctml::run::keras_report report(run, ctml::run::accuracy_vs_loss_image{});
     ctml::trainer<keras_job> trainer(net, settings);
-    trainer.fit(data.train, {.validation = &data.test,
-                             .callbacks = {ctml::keras_progress(),
-                                           report.on_epoch<ctml::callback_action>()}});
+    const ctml::fit_options<> options{
+        .validation = &data.test,
+        .callbacks = {ctml::keras_progress(), report.on_epoch<ctml::callback_action>()}};
+#if CTML_WITH_MPI
+    if (mpi.distributed()) { // each rank trains its share of every global batch
+        std::printf("Data-parallel: %d ranks share every batch\n", mpi.size());
+        ctml::dist::data_parallel_engine dp(trainer.cpu(), mpi.comm()); // the CPU engine only
+        ctml::fit_engine(dp, net.parameters(), settings.epochs, settings.seed, data.train, options);
+    } else
+#endif
+        trainer.fit(data.train, options);
     const auto final_eval = trainer.evaluate(data.test);
     std::printf("Final test loss: %.4f\nFinal test accuracy: %.4f\n", final_eval.loss,
                 final_eval.accuracy);
+    if (!rank0) {
+        return 0; // rank 0 writes the model and the run's report
+    }
 
     const auto model_dir = std::filesystem::path(f.str("output-dir")) / "model";
     ctml::save_model(net, model_dir,

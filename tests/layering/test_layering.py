@@ -27,7 +27,7 @@ ALLOWED = {
     "optim": {"core"},
     "kernels": {"core"},
     "engine": {"core", "nn", "optim", "kernels", "data"},
-    "dist": {"core"},
+    "dist": {"core", "data", "nn", "engine"},
     "train": {"core", "io", "nn", "optim", "data", "engine", "run", "model"},
     "model": {"core", "io", "nn"},
     "run": {"core", "io"},
