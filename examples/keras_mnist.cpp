@@ -13,8 +13,8 @@
 // rank 0 reports into the run and writes the model.
 #include <ctml/ctml.hpp>
 #include <ctml/run/chart.hpp>
-#include <ctml/run/context.hpp>
 #include <ctml/run/report.hpp>
+#include <ctml/train/record.hpp>
 #if CTML_WITH_MPI // linked with ctml::dist: data-parallel when mpirun starts 2+ ranks
 #include <ctml/dist/data_parallel_engine.hpp>
 #include <ctml/dist/launch.hpp>
@@ -81,10 +81,7 @@ int main(int argc, char** argv) try {
                 settings.optimizer.learning_rate, settings.batch_size, settings.epochs,
                 ctml::device_name(settings.device).data());
     auto& run = ctml::run::get_context("keras-mnist");
-    f.visit([&](std::string_view name, const std::string& value) { run.log_param(name, value); });
-    run.set_job_description(keras_job::to_json(settings));
-    run.record_threads(
-        static_cast<unsigned>(settings.threads != 0 ? settings.threads : ctml::num_threads()));
+    ctml::record_job<keras_job>(run, f, settings); // flags as parameters, job JSON, threads
     ctml::run::keras_report report(run, ctml::run::accuracy_vs_loss_image{});
     ctml::trainer<keras_job> trainer(net, settings);
     const ctml::fit_options<> options{
@@ -113,9 +110,6 @@ int main(int argc, char** argv) try {
         run.upload_file(model_dir / file, std::string("outputs/model/") + file);
     }
     report.finish(final_eval); // Final test loss / accuracy and the chart
-    if (run) {
-        std::printf("Run %s (%s)\n", run.id().c_str(), run.run_dir().c_str());
-    }
     return 0;
 } catch (const ctml::error& e) {
     std::fprintf(stderr, "keras_mnist: error: %s\n", e.what());
