@@ -380,6 +380,9 @@ private:
     // Work below this many multiply-adds per layer runs on the calling thread alone: waking the
     // pool costs more than it saves.
     static constexpr std::size_t parallel_work = std::size_t{1} << 20;
+    // Gradient values per chunk of the first layer's fused sparse dW + update: with the kernel
+    // and optimizer state rows of the chunk, a few times this many floats stay in L1.
+    static constexpr std::size_t fused_update_floats = 2048;
 
     bool parallel(std::size_t rows, std::size_t in, std::size_t out) const noexcept {
         return pool_.size() > 1 && rows * in * out >= parallel_work && out >= 32;
@@ -581,9 +584,22 @@ private:
         const T* d = deltas_[L + 1].data();
         T* dw = grads_.data() + net_.kernel_offset(L) + r0 * out;
         if (L == 0 && sparse_) {
-            kernels::cpu::sparse_gemm_tn(r0, r1, csc_ptr_.data(), csc_row_.data(),
-                                         csc_val_.data(), d, out, out,
-                                         grads_.data() + net_.kernel_offset(L), out);
+            // A few kernel rows at a time, each chunk's optimizer update run while its gradient
+            // rows are still in L1 (the same element-wise update, so the same result as one
+            // call over the block). The first layer's kernel, gradient and optimizer state are
+            // several times L2; updating after the whole block read the gradient back from L3.
+            const std::size_t chunk = Update ? std::max<std::size_t>(1, fused_update_floats / out)
+                                             : cols;
+            for (std::size_t i = r0; i < r1; i += chunk) {
+                const std::size_t i1 = std::min(r1, i + chunk);
+                kernels::cpu::sparse_gemm_tn(i, i1, csc_ptr_.data(), csc_row_.data(),
+                                             csc_val_.data(), d, out, out,
+                                             grads_.data() + net_.kernel_offset(L), out);
+                if constexpr (Update) {
+                    update_range(net_.kernel_offset(L) + i * out, (i1 - i) * out);
+                }
+            }
+            return;
         } else {
             kernels::cpu::gemm(trans::yes, trans::no, cols, out, rows, T(1),
                                acts_[L].data() + r0, in, d, out, T(0), dw, out);
