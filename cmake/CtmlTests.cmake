@@ -101,7 +101,7 @@ endforeach()
 # The kernels with instruction-set-specific paths (AVX-512 masks and compression in the sparse
 # first layer) are tested again as the examples build them, for this machine.
 if(CTML_NATIVE)
-  foreach(_rel kernels/test_sparse.cpp)
+  foreach(_rel kernels/test_sparse.cpp optim/test_fast_optimizers.cpp)
     _ctml_split_test_path("${_rel}" _ok _group _stem)
     add_executable(${_stem}_native "${PROJECT_SOURCE_DIR}/tests/${_rel}")
     target_link_libraries(${_stem}_native PRIVATE ctml::ctml ctml_doctest_main doctest::doctest)

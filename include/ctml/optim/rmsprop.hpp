@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "ctml/optim/detail/inverse_sqrt.hpp"
 #include "ctml/optim/optimizer.hpp"
 
 // GCC 12 reports its own AVX-512 sqrt intrinsic as reading an uninitialized value
@@ -21,7 +22,10 @@ namespace ctml {
 
 /// @brief RMSprop with Keras' semantics (Keras 2 / tf.keras optimizer_v2, momentum 0):
 ///   v ← ρ·v + (1-ρ)·g²;  p ← p - lr·g / (√v + ε), v starting at 0.
-/// torch.optim.RMSprop(alpha=ρ, eps=ε) computes the same.
+/// torch.optim.RMSprop(alpha=ρ, eps=ε) computes the same. For float on AVX2/AVX-512 the factor
+/// 1/(√v + ε) comes from rsqrt and rcp with one Newton step each (within 1e-6 relative of the
+/// exact value: optim/detail/inverse_sqrt.hpp); `exact = true` (or -DCTML_EXACT_OPTIMIZERS=1 for
+/// the default) computes √ and ÷ instead. v is the same either way.
 /// @tparam LearningRate default lr (0.001), @tparam Rho default ρ (0.9), @tparam Epsilon ε (1e-7)
 template <double LearningRate = 0.001, double Rho = 0.9, double Epsilon = 1e-7>
 struct rmsprop {
@@ -30,6 +34,9 @@ struct rmsprop {
     double learning_rate = LearningRate;
     double rho = Rho;
     double epsilon = Epsilon;
+    /// Square root and division instead of the rsqrt/rcp approximation (not a hyperparameter:
+    /// not in the job's JSON).
+    bool exact = CTML_EXACT_OPTIMIZERS != 0;
 
     template <class T>
     void update(T* p, const T* g, std::array<T*, 1> state, std::size_t n,
@@ -39,6 +46,16 @@ struct rmsprop {
         const T r = static_cast<T>(rho), r1 = static_cast<T>(1 - rho);
         const T lr = static_cast<T>(learning_rate), eps = static_cast<T>(epsilon);
         std::size_t i = 0;
+        if (!exact && detail::fast_inverse_sqrt<T> &&
+            epsilon >= detail::fast_inverse_sqrt_min_epsilon) {
+            for (; i + B::size <= n; i += B::size) {
+                const B gi = B::load_unaligned(g + i);
+                const B vi = B(r) * B::load_unaligned(v + i) + B(r1) * gi * gi;
+                vi.store_unaligned(v + i);
+                (B::load_unaligned(p + i) - B(lr) * gi * detail::inverse_sqrt_plus(vi, B(eps)))
+                    .store_unaligned(p + i);
+            }
+        }
         for (; i + B::size <= n; i += B::size) {
             const B gi = B::load_unaligned(g + i);
             const B vi = B(r) * B::load_unaligned(v + i) + B(r1) * gi * gi;
