@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Issue #5 harness: ctml's trainers against the same networks in PyTorch, on the same threads.
+"""Issue #5/#13 harness: ctml's trainers against the same networks in PyTorch, JAX and
+TensorFlow/Keras, on the same threads.
 
 For each configuration (keras, chainer) and each thread count it runs the ctml trainer binary and
 benchmarks/torch_reference.py as child processes on the same MNIST files, with OMP_NUM_THREADS and
@@ -10,6 +11,12 @@ the epoch implies; then torch/ctml speed ratios and the 1-thread vs N-thread sca
 --kernels it also runs the kernel benchmark (bench_kernels) and relates the trainers to its
 whole-step GEMM figure. Results go to stdout and into benchmarks/RESULTS.md between marker
 comments, so sections written by hand or by other tools survive.
+
+Frameworks (--frameworks, default torch,jax,tf): torch_reference.py runs under --python (Debian's
+python3-torch); jax_reference.py and tf_reference.py under --bench-python, the venv made by
+scripts/bench_env.sh. Every implementation's first epoch is left out of its median (JAX and
+TensorFlow compile the step in it); the JAX runs are pinned with taskset to as many CPUs as the
+thread count, since XLA ignores thread settings.
 
 Run with Debian's /usr/bin/python3 (the torch reference needs its python3-torch).
 """
@@ -33,6 +40,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 TRAIN_SAMPLES = 60000
+FRAMEWORKS = ("torch", "jax", "tf")
+FRAMEWORK_SCRIPTS = {"torch": "torch_reference.py", "jax": "jax_reference.py",
+                     "tf": "tf_reference.py"}
+DEFAULT_BENCH_PYTHON = str(Path(os.environ.get("CTML_BENCH_VENV") or
+                                Path.home() / ".cache" / "ctml" / "bench-venv") / "bin" / "python")
 
 # The recipes (shared/REFERENCE.md). The trainer flags are the tutorials' own arguments, passed
 # explicitly because the scripts' defaults differ from what the tutorials run (first layer 100 vs
@@ -86,6 +98,14 @@ def parse_configs(text):
     return names
 
 
+def parse_frameworks(text):
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [n for n in names if n not in FRAMEWORKS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown framework(s) {bad}; expected among {','.join(FRAMEWORKS)}")
+    return list(dict.fromkeys(names))
+
+
 def parse_args(argv):
     all_cores = len(os.sched_getaffinity(0))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -98,7 +118,21 @@ def parse_args(argv):
     p.add_argument("--ctml-bin", default=str(REPO / "build" / "examples"),
                    help="folder holding keras_mnist and chainer_mnist (default: build/examples)")
     p.add_argument("--skip-ctml", action="store_true", help="run the PyTorch reference alone")
-    p.add_argument("--skip-torch", action="store_true", help="run the ctml trainers alone")
+    p.add_argument("--skip-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--frameworks", type=parse_frameworks, default=list(FRAMEWORKS),
+                   help="comma-separated reference frameworks among torch,jax,tf (default: all; "
+                        "'' for none: the ctml trainers alone)")
+    p.add_argument("--bench-python", default=DEFAULT_BENCH_PYTHON,
+                   help="interpreter of the venv with jax and tensorflow-cpu (scripts/bench_env.sh; "
+                        f"default {DEFAULT_BENCH_PYTHON})")
+    p.add_argument("--openblas-coretype", default="auto", metavar="CORE|auto|none",
+                   help="OPENBLAS_CORETYPE for every run. auto (default): SKYLAKEX when OpenBLAS "
+                        "does not know this CPU (it then falls back to its SSE3 'Prescott' "
+                        "kernels) but the CPU has AVX-512, else unset; an OPENBLAS_CORETYPE "
+                        "already in the environment is kept")
+    p.add_argument("--keep-first-epoch", action="store_true",
+                   help="count the first epoch in the medians (default: left out, it holds JAX's "
+                        "and TensorFlow's compilation)")
     p.add_argument("--data-folder", default=str(REPO.parent / "shared" / "data" / "mnist"))
     p.add_argument("--python", default="/usr/bin/python3",
                    help="interpreter with python3-torch for torch_reference.py")
@@ -125,6 +159,8 @@ def parse_args(argv):
         args.kernels = str(REPO / "build" / "benchmarks" / "bench_kernels")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", args.section):
         p.error(f"--section must be letters, digits, '_', '.', '-', got {args.section!r}")
+    if args.skip_torch and "torch" in args.frameworks:
+        args.frameworks.remove("torch")
     for kv in args.torch_env:
         if "=" not in kv:
             p.error(f"--torch-env expects KEY=VALUE, got {kv!r}")
@@ -214,7 +250,7 @@ def parse_trainer_output(lines, label):
         if m:
             final_loss = float(m[1])
             continue
-        if header is None and line.startswith("torch "):
+        if header is None and line.startswith(("torch ", "jax ", "tensorflow ")):
             header = line
     if not epochs:
         raise child_failed(f"{label}: no 'Epoch i/n - Xs - loss: ...' line in its output")
@@ -246,17 +282,23 @@ def run_trainer(impl, config, threads, args, workdir):
                "--threads", str(threads), "--data-folder", data]
         env = child_env(threads)
     else:
-        cmd = [args.python, str(HERE / "torch_reference.py"), "--config", config,
+        python = args.python if impl == "torch" else args.bench_python
+        cmd = [python, str(HERE / FRAMEWORK_SCRIPTS[impl]), "--config", config,
                "--epochs", str(epochs), "--threads", str(threads), "--data-folder", data,
                "--seed", str(args.seed)]
-        env = child_env(threads, args.torch_env)
+        if impl == "jax":
+            # XLA sizes its pool from the CPUs it may use and ignores thread flags.
+            cpus = sorted(os.sched_getaffinity(0))[:threads]
+            cmd = ["taskset", "-c", ",".join(map(str, cpus)), *cmd]
+        env = child_env(threads, args.torch_env if impl == "torch" else ())
     label = f"{impl} {config} t{threads}"
     if args.wait_idle > 0:
         wait_for_idle(args.wait_idle, label)
     lines, rss, wall, others = run_child(cmd, env, label, workdir)
     per_epoch, acc, loss, header = parse_trainer_output(lines, label)
     times = [e["seconds"] for e in per_epoch]
-    median = statistics.median(times)
+    counted = times if args.keep_first_epoch or len(times) < 2 else times[1:]
+    median = statistics.median(counted)
     flop = gemm_flop_per_sample(recipe["widths"]) * TRAIN_SAMPLES
     return {
         "impl": impl, "config": config, "threads": threads, "epochs": len(per_epoch),
@@ -264,6 +306,7 @@ def run_trainer(impl, config, threads, args, workdir):
         "final_accuracy": acc, "final_loss": loss, "peak_rss": rss, "wall_s": wall,
         "gemm_gflops": flop / median / 1e9, "others_load": others, "cmd": shlex.join(cmd), "header": header,
         "env": [kv for kv in args.torch_env] if impl == "torch" else [],
+        "first_epoch_excluded": counted is not times,
     }
 
 
@@ -280,8 +323,12 @@ def check_binaries(args):
         if not (b.is_file() and os.access(b, os.X_OK)):
             missing.append(f"kernel benchmark {b} (configure with -DCTML_BUILD_BENCHMARKS=ON and "
                            f"build bench_kernels, or pass --kernels PATH)")
-    if not args.skip_torch and not args.kernels_only and not Path(args.python).is_file():
+    if "torch" in args.frameworks and not args.kernels_only and not Path(args.python).is_file():
         missing.append(f"python {args.python} (for torch_reference.py; pass --python)")
+    if ({"jax", "tf"} & set(args.frameworks)) and not args.kernels_only and \
+            not Path(args.bench_python).is_file():
+        missing.append(f"python {args.bench_python} (for jax_reference.py / tf_reference.py: run "
+                       f"scripts/bench_env.sh, pass --bench-python, or --frameworks torch)")
     if not Path(args.data_folder).is_dir():
         missing.append(f"MNIST data folder {args.data_folder} (pass --data-folder)")
     if missing:
@@ -341,6 +388,39 @@ def kernel_lookup(kernels, prefix, threads):
 # ---------------------------------------------------------------------------------------------
 # Machine description
 
+def openblas_config(env):
+    """openblas_get_config() as a process with `env` sees it (OpenBLAS picks its kernels when it
+    loads, from OPENBLAS_CORETYPE or CPUID)."""
+    code = ("import ctypes; l = ctypes.CDLL('libopenblas.so.0'); "
+            "l.openblas_get_config.restype = ctypes.c_char_p; print(l.openblas_get_config().decode())")
+    try:
+        return subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def choose_openblas_coretype(choice):
+    """Sets os.environ's OPENBLAS_CORETYPE for the children; returns a note for the report."""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} kept from the environment"
+    if choice == "none":
+        return None
+    if choice != "auto":
+        os.environ["OPENBLAS_CORETYPE"] = choice
+        return f"OPENBLAS_CORETYPE={choice} (--openblas-coretype)"
+    config = openblas_config(dict(os.environ))
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        flags = []
+    if " Prescott" in f" {config}" and "avx512f" in flags:
+        os.environ["OPENBLAS_CORETYPE"] = "SKYLAKEX"
+        return ("OPENBLAS_CORETYPE=SKYLAKEX for every run: this OpenBLAS does not know the CPU "
+                f"and fell back to its SSE3 kernels ({config}), though the CPU has AVX-512")
+    return None
+
+
 def machine_info(torch_header):
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     model, flags = platform.processor() or "unknown", ""
@@ -392,20 +472,25 @@ def fmt_mb(nbytes):
 
 
 def speed_rows(results):
-    """torch/ctml ratio of median epoch times, on the same threads and against torch's fastest
-    thread count (PyTorch can be slower on more threads; the fair baseline is its best)."""
+    """Framework/ctml ratios of median epoch times: per framework on the same threads, and
+    against the fastest framework run at any thread count (PyTorch can be slower on more
+    threads; the fair baseline is the best any framework reached)."""
     rows = []
     for config in dict.fromkeys(r["config"] for r in results):
-        torch_runs = [r for r in results if r["impl"] == "torch" and r["config"] == config]
-        best_torch = min(torch_runs, key=lambda r: r["median_s"]) if torch_runs else None
+        ref_runs = [r for r in results if r["impl"] != "ctml" and r["config"] == config]
+        best = min(ref_runs, key=lambda r: r["median_s"]) if ref_runs else None
         for c in (r for r in results if r["impl"] == "ctml" and r["config"] == config):
-            t = next((r for r in torch_runs if r["threads"] == c["threads"]), None)
+            same = {}
+            for fw in dict.fromkeys(r["impl"] for r in ref_runs):
+                t = next((r for r in ref_runs if r["impl"] == fw and r["threads"] == c["threads"]),
+                         None)
+                if t:
+                    same[fw] = {"ratio": t["median_s"] / c["median_s"],
+                                "acc_diff": (c["final_accuracy"] - t["final_accuracy"]) * 100}
             rows.append({
-                "config": config, "threads": c["threads"],
-                "same": t["median_s"] / c["median_s"] if t else None,
-                "best": best_torch["median_s"] / c["median_s"] if best_torch else None,
-                "best_threads": best_torch["threads"] if best_torch else None,
-                "acc_diff": (c["final_accuracy"] - t["final_accuracy"]) * 100 if t else None,
+                "config": config, "threads": c["threads"], "same": same,
+                "best": best["median_s"] / c["median_s"] if best else None,
+                "best_impl": f"{best['impl']} on {best['threads']}" if best else None,
             })
     return rows
 
@@ -429,8 +514,11 @@ def render_trainers(results, kernels, info, args, harness_rss):
     out.append(f"Measured {info['date']} with `{cmdline}`.")
     out.append("")
     out.append(f"- CPU: {info['cpu']}, {info['cores']} cores available; AVX-512: {info['avx512']}")
-    out.append(f"- OpenBLAS: {info['openblas']}; OPENBLAS_* in the environment: {info['openblas_env']}")
-    out.append(f"- PyTorch: {info['torch']}")
+    out.append(f"- OpenBLAS: {info['openblas']}; OPENBLAS_* in the environment: {info['openblas_env']}"
+               + (f" ({info['coretype_note']})" if info.get("coretype_note") else ""))
+    out.append(f"- PyTorch: {info['torch']}" + "".join(
+        f"; {h}" for h in dict.fromkeys(r["header"].split(",")[0] for r in results
+                                        if r["header"] and not r["header"].startswith("torch "))))
     out.append(f"- Linux {info['kernel']}; load average at the end: {info['load']}")
     out.append(f"- ctml checkout: {info['commit']} (the binaries were built from it, or earlier)")
     out.append("- OMP_NUM_THREADS and OPENBLAS_NUM_THREADS = the thread count for every run"
@@ -447,7 +535,9 @@ def render_trainers(results, kernels, info, args, harness_rss):
                    f"{fmt_mb(r['peak_rss'])} | {r['gemm_gflops']:.1f} | {pct} | "
                    f"{r['others_load']:.2f} |")
     out.append("")
-    out.append(f"Median over all epochs of a run; samples/s = {TRAIN_SAMPLES} / median epoch; "
+    first = ("all epochs but the first (left out: JAX and TensorFlow compile in it)"
+             if any(r.get("first_epoch_excluded") for r in results) else "all epochs")
+    out.append(f"Median over {first} of a run; samples/s = {TRAIN_SAMPLES} / median epoch; "
                "dense GEMM GFLOP/s = the dense GEMM FLOP of one epoch (forward, dW, dX but the first "
                "layer's) / median epoch: the throughput of an implementation doing every "
                "multiply-add (one that skips work, such as zero pixels, can pass 100% of the "
@@ -459,15 +549,18 @@ def render_trainers(results, kernels, info, args, harness_rss):
     speeds = speed_rows(results)
     if speeds:
         out.append("")
-        out.append("| config | threads | torch/ctml, same threads | torch (fastest threads)/ctml | "
-                   "accuracy ctml − torch (points) |")
-        out.append("|---|---:|---:|---:|---:|")
+        fws = list(dict.fromkeys(fw for s in speeds for fw in s["same"]))
+        out.append("| config | threads | " + "".join(f"{fw}/ctml, same threads | " for fw in fws)
+                   + "fastest framework (any threads)/ctml | "
+                   + "".join(f"accuracy ctml − {fw} (points) | " for fw in fws))
+        out.append("|---|---:|" + "---:|" * (2 * len(fws) + 1))
         for s in speeds:
-            same = f"{s['same']:.2f}×" if s["same"] is not None else "–"
-            best = (f"{s['best']:.2f}× (torch on {s['best_threads']})" if s["best"] is not None
-                    else "–")
-            diff = f"{s['acc_diff']:+.2f}" if s["acc_diff"] is not None else "–"
-            out.append(f"| {s['config']} | {s['threads']} | {same} | {best} | {diff} |")
+            same = "".join((f"{s['same'][fw]['ratio']:.2f}× | " if fw in s["same"] else "– | ")
+                           for fw in fws)
+            diff = "".join((f"{s['same'][fw]['acc_diff']:+.2f} | " if fw in s["same"] else "– | ")
+                           for fw in fws)
+            best = (f"{s['best']:.2f}× ({s['best_impl']})" if s["best"] is not None else "–")
+            out.append(f"| {s['config']} | {s['threads']} | {same}{best} | {diff}")
     scal = scaling_rows(results)
     if scal:
         out.append("")
@@ -555,6 +648,8 @@ def render_kernels(kernels, info):
 
 def print_console(results, kernels):
     if results:
+        if any(r.get("first_epoch_excluded") for r in results):
+            print("medians leave out each run's first epoch (JAX/TensorFlow compile in it)")
         print(f"{'config':8} {'thr':>3} {'impl':5} {'median s':>9} {'samples/s':>10} "
               f"{'acc %':>6} {'RSS MB':>7} {'GEMM GF/s':>9} {'others':>6}")
         for r in results:
@@ -562,10 +657,10 @@ def print_console(results, kernels):
                   f"{r['samples_per_s']:>10,.0f} {100 * r['final_accuracy']:>6.2f} "
                   f"{fmt_mb(r['peak_rss']):>7} {r['gemm_gflops']:>9.1f} {r['others_load']:>6.2f}")
         for s in speed_rows(results):
-            same = f"{s['same']:.2f}x" if s["same"] is not None else "-"
+            same = ", ".join(f"{fw}/ctml {v['ratio']:.2f}x" for fw, v in s["same"].items())
             best = f"{s['best']:.2f}x" if s["best"] is not None else "-"
-            print(f"{s['config']} threads {s['threads']}: torch/ctml {same} same threads, "
-                  f"{best} vs torch's fastest ({s['best_threads']} threads)")
+            print(f"{s['config']} threads {s['threads']}: {same or 'no framework'} same threads; "
+                  f"{best} vs the fastest framework ({s['best_impl']})")
         for s in scaling_rows(results):
             print(f"scaling {s['impl']} {s['config']} {s['from']}->{s['to']} threads: "
                   f"{s['speedup']:.2f}x")
@@ -595,7 +690,7 @@ def update_results(path, section, body, title):
 
 
 SECTION_TITLES = {
-    "trainers": "Trainers: ctml vs PyTorch (run_benchmarks.py)",
+    "trainers": "Trainers: ctml vs PyTorch, JAX and TensorFlow (run_benchmarks.py)",
     "kernels": "Kernel benchmarks (bench_kernels)",
     "pytorch-reference": "PyTorch reference alone (torch_reference.py through run_benchmarks.py --skip-ctml)",
 }
@@ -606,9 +701,11 @@ def main(argv):
     # SIGTERM (kill PID, nohup runs) unwinds like Ctrl-C, so run_child can stop its child.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("run_benchmarks.py: terminated"))
     check_binaries(args)
+    coretype_note = choose_openblas_coretype(args.openblas_coretype)
+    if coretype_note:
+        print(f"run_benchmarks.py: {coretype_note}", file=sys.stderr)
     results = []
-    impls = [i for i in ("ctml", "torch")
-             if not (i == "ctml" and args.skip_ctml) and not (i == "torch" and args.skip_torch)]
+    impls = ([] if args.skip_ctml else ["ctml"]) + list(args.frameworks)
     try:
         with tempfile.TemporaryDirectory(prefix="ctml-bench-") as workdir:
             # Trainers write ./outputs; run them in a scratch folder, not in the checkout.
@@ -621,8 +718,10 @@ def main(argv):
     except child_failed as e:
         sys.exit(f"run_benchmarks.py: {e}")
     harness_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    torch_header = next((r["header"].split(",")[0] for r in results if r["header"]), None)
+    torch_header = next((r["header"].split(",")[0] for r in results
+                         if r["header"] and r["impl"] == "torch"), None)
     info = machine_info(torch_header)
+    info["coretype_note"] = coretype_note
     print_console(results, kernels)
     if args.no_write:
         return 0
