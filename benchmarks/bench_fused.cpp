@@ -142,10 +142,12 @@ struct step_buffers {
                                   static_cast<double>(out(i)));
     }
     // The recipe's optimizer: RMSprop for Keras, momentum SGD for Chainer.
-    double optimizer_update() {
+    double optimizer_update(bool exact = false) {
         const std::size_t n = params.size();
         if (std::string(net.name) == "keras") {
-            rmsprop<>{}.update(params.data(), grads.data(), std::array{state.data()}, n, 0);
+            rmsprop<> o;
+            o.exact = exact; // the default rsqrt/rcp path, or the exact sqrt and division
+            o.update(params.data(), grads.data(), std::array{state.data()}, n, 0);
         } else {
             momentum_sgd{}.update(params.data(), grads.data(), std::array{state.data()}, n, 0);
         }
@@ -219,6 +221,10 @@ void register_fused_benchmarks() {
         add(base + (std::string(net.name) == "keras" ? "rmsprop/" : "momentum_sgd/") +
                 std::to_string(parameter_count(net)),
             net, [](step_buffers& s) { return s.optimizer_update(); });
+        if (std::string(net.name) == "keras") {
+            add(base + "rmsprop_exact/" + std::to_string(parameter_count(net)), net,
+                [](step_buffers& s) { return s.optimizer_update(true); });
+        }
         add(std::string("step_non_gemm/") + net.name, net,
             [](step_buffers& s) { return s.step(); });
     }
