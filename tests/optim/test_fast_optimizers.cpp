@@ -15,6 +15,7 @@
 #include "ctml/optim/adam.hpp"
 #include "ctml/optim/detail/inverse_sqrt.hpp"
 #include "ctml/optim/rmsprop.hpp"
+#include "ctml/optim/sgd.hpp"
 
 namespace {
 
@@ -131,4 +132,67 @@ TEST_CASE("an epsilon below the approximation's range takes the exact path") {
     fast.update(pf.data(), g.data(), std::array<float*, 1>{vf.data()}, g.size(), 1);
     exact.update(pe.data(), g.data(), std::array<float*, 1>{ve.data()}, g.size(), 1);
     CHECK(std::memcmp(pf.data(), pe.data(), pf.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("rmsprop::update_zero_gradient is update() with g = 0, bit for bit") {
+    for (const bool exact : {false, true}) {
+        ctml::rmsprop<> o;
+        o.exact = exact;
+        ctml::rng r(3);
+        std::vector<float> p(53), g(53, 0.0f), v(53);
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            p[i] = static_cast<float>(r.uniform() - 0.5);
+            v[i] = static_cast<float>(std::pow(10.0, -40.0 + 42.0 * r.uniform())); // denormals too
+        }
+        v[0] = 0.0f;
+        std::vector<float> p2 = p, v2 = v;
+        o.update(p.data(), g.data(), std::array<float*, 1>{v.data()}, p.size(), 1);
+        o.update_zero_gradient(p2.data(), std::array<float*, 1>{v2.data()}, p2.size(), 1);
+        CHECK(std::memcmp(p.data(), p2.data(), p.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(v.data(), v2.data(), v.size() * sizeof(float)) == 0);
+    }
+}
+
+TEST_CASE_TEMPLATE("an update split into sub-ranges equals one call over the buffer, bit for bit",
+                   Opt, ctml::rmsprop<>, ctml::adam<>, ctml::sgd<0.01, 0.9>) {
+    // The engine updates the first layer chunk by chunk and skips runs of zero-gradient rows
+    // (optim/optimizer.hpp's contract); a scalar tail rounded differently from the SIMD body.
+    constexpr std::size_t n = 1001;
+    ctml::rng r(5);
+    std::vector<float> p0(n), g(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        p0[i] = static_cast<float>(r.uniform() - 0.5);
+        g[i] = static_cast<float>(1e-3 * (r.uniform() - 0.5));
+    }
+    const std::vector<std::size_t> cuts = {0, 7, 300, 301, 333, 1000, n};
+    for (const bool exact : {false, true}) {
+        Opt o;
+        if constexpr (requires { o.exact; }) {
+            o.exact = exact;
+        }
+        std::vector<float> pa = p0, pb = p0;
+        std::array<std::vector<float>, Opt::state_slots> sa, sb;
+        std::array<float*, Opt::state_slots> a{}, b{};
+        for (std::size_t s = 0; s < Opt::state_slots; ++s) {
+            sa[s].assign(n, 0.01f);
+            sb[s].assign(n, 0.01f);
+            a[s] = sa[s].data();
+            b[s] = sb[s].data();
+        }
+        for (std::size_t t = 1; t <= 2; ++t) {
+            o.update(pa.data(), g.data(), a, n, t);
+            for (std::size_t c = 0; c + 1 < cuts.size(); ++c) {
+                std::array<float*, Opt::state_slots> part{};
+                for (std::size_t s = 0; s < Opt::state_slots; ++s) {
+                    part[s] = b[s] + cuts[c];
+                }
+                o.update(pb.data() + cuts[c], g.data() + cuts[c], part, cuts[c + 1] - cuts[c], t);
+            }
+        }
+        CAPTURE(exact);
+        CHECK(std::memcmp(pa.data(), pb.data(), n * sizeof(float)) == 0);
+        for (std::size_t s = 0; s < Opt::state_slots; ++s) {
+            CHECK(std::memcmp(sa[s].data(), sb[s].data(), n * sizeof(float)) == 0);
+        }
+    }
 }

@@ -596,7 +596,7 @@ private:
                                              csc_val_.data(), d, out, out,
                                              grads_.data() + net_.kernel_offset(L), out);
                 if constexpr (Update) {
-                    update_range(net_.kernel_offset(L) + i * out, (i1 - i) * out);
+                    update_first_layer_rows(i, i1, out);
                 }
             }
             return;
@@ -632,6 +632,37 @@ private:
                     d[i * ld + j] *= m[i * ld + j];
                 }
             }
+        }
+    }
+
+    // The optimizer on the first layer's kernel rows [f0, f1) after a sparse dW: rows of
+    // features that are 0 in the whole batch have a zero gradient, and an optimizer that has a
+    // cheaper update for that (rmsprop: v ← ρ·v, p untouched) gets those runs of rows.
+    void update_first_layer_rows(std::size_t f0, std::size_t f1, std::size_t out) noexcept {
+        const std::size_t base = net_.kernel_offset(0);
+        if constexpr (requires(const Optimizer& o, T* p, std::array<T*, state_slots> st,
+                               std::size_t n) { o.update_zero_gradient(p, st, n, n); }) {
+            const std::uint32_t* cp = csc_ptr_.data();
+            for (std::size_t f = f0; f < f1;) {
+                const bool zero = cp[f + 1] == cp[f];
+                std::size_t e = f + 1;
+                while (e < f1 && (cp[e + 1] == cp[e]) == zero) {
+                    ++e;
+                }
+                if (zero) {
+                    std::array<T*, state_slots> st{};
+                    for (std::size_t k = 0; k < state_slots; ++k) {
+                        st[k] = state_ptrs_[k] + base + f * out;
+                    }
+                    opt_.update_zero_gradient(net_.parameters().data() + base + f * out, st,
+                                              (e - f) * out, iteration_);
+                } else {
+                    update_range(base + f * out, (e - f) * out);
+                }
+                f = e;
+            }
+        } else {
+            update_range(base + f0 * out, (f1 - f0) * out);
         }
     }
 

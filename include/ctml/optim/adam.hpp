@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstddef>
 #include <string_view>
+#include <utility>
 
 #include "ctml/optim/detail/inverse_sqrt.hpp"
+#include "ctml/optim/detail/simd_loop.hpp"
 #include "ctml/optim/optimizer.hpp"
 
 // GCC 12 reports its own AVX-512 sqrt intrinsic as reading an uninitialized value
@@ -51,32 +53,27 @@ struct adam {
         const T b1 = static_cast<T>(beta_1), b2 = static_cast<T>(beta_2);
         const T c1 = static_cast<T>(1 - beta_1), c2 = static_cast<T>(1 - beta_2);
         const T eps = static_cast<T>(epsilon);
-        std::size_t i = 0;
+        auto mv_of = [&](const T* gg, T* mm, T* vv) {
+            const B gi = B::load_unaligned(gg);
+            const B mi = B(b1) * B::load_unaligned(mm) + B(c1) * gi;
+            const B vi = B(b2) * B::load_unaligned(vv) + B(c2) * gi * gi;
+            mi.store_unaligned(mm);
+            vi.store_unaligned(vv);
+            return std::pair{mi, vi};
+        };
         if (!exact && detail::fast_inverse_sqrt<T> &&
             epsilon >= detail::fast_inverse_sqrt_min_epsilon) {
-            for (; i + B::size <= n; i += B::size) {
-                const B gi = B::load_unaligned(g + i);
-                const B mi = B(b1) * B::load_unaligned(m + i) + B(c1) * gi;
-                const B vi = B(b2) * B::load_unaligned(v + i) + B(c2) * gi * gi;
-                mi.store_unaligned(m + i);
-                vi.store_unaligned(v + i);
-                (B::load_unaligned(p + i) - B(lr_t) * mi * detail::inverse_sqrt_plus(vi, B(eps)))
-                    .store_unaligned(p + i);
-            }
-        }
-        for (; i + B::size <= n; i += B::size) {
-            const B gi = B::load_unaligned(g + i);
-            const B mi = B(b1) * B::load_unaligned(m + i) + B(c1) * gi;
-            const B vi = B(b2) * B::load_unaligned(v + i) + B(c2) * gi * gi;
-            mi.store_unaligned(m + i);
-            vi.store_unaligned(v + i);
-            (B::load_unaligned(p + i) - B(lr_t) * mi / (xsimd::sqrt(vi) + B(eps)))
-                .store_unaligned(p + i);
-        }
-        for (; i < n; ++i) {
-            m[i] = b1 * m[i] + c1 * g[i];
-            v[i] = b2 * v[i] + c2 * g[i] * g[i];
-            p[i] -= lr_t * m[i] / (std::sqrt(v[i]) + eps);
+            detail::for_each_batch<T>(n, [&](T* pp, const T* gg, T* mm, T* vv) {
+                const auto [mi, vi] = mv_of(gg, mm, vv);
+                (B::load_unaligned(pp) - B(lr_t) * mi * detail::inverse_sqrt_plus(vi, B(eps)))
+                    .store_unaligned(pp);
+            }, p, g, m, v);
+        } else {
+            detail::for_each_batch<T>(n, [&](T* pp, const T* gg, T* mm, T* vv) {
+                const auto [mi, vi] = mv_of(gg, mm, vv);
+                (B::load_unaligned(pp) - B(lr_t) * mi / (xsimd::sqrt(vi) + B(eps)))
+                    .store_unaligned(pp);
+            }, p, g, m, v);
         }
     }
 

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstddef>
 #include <string_view>
+#include <utility>
 
 #include "ctml/optim/detail/inverse_sqrt.hpp"
+#include "ctml/optim/detail/simd_loop.hpp"
 #include "ctml/optim/optimizer.hpp"
 
 // GCC 12 reports its own AVX-512 sqrt intrinsic as reading an uninitialized value
@@ -45,28 +47,39 @@ struct rmsprop {
         T* v = state[0];
         const T r = static_cast<T>(rho), r1 = static_cast<T>(1 - rho);
         const T lr = static_cast<T>(learning_rate), eps = static_cast<T>(epsilon);
-        std::size_t i = 0;
+        auto v_of = [&](const T* gg, T* vv) {
+            const B gi = B::load_unaligned(gg);
+            const B vi = B(r) * B::load_unaligned(vv) + B(r1) * gi * gi;
+            vi.store_unaligned(vv);
+            return std::pair{gi, vi};
+        };
         if (!exact && detail::fast_inverse_sqrt<T> &&
             epsilon >= detail::fast_inverse_sqrt_min_epsilon) {
-            for (; i + B::size <= n; i += B::size) {
-                const B gi = B::load_unaligned(g + i);
-                const B vi = B(r) * B::load_unaligned(v + i) + B(r1) * gi * gi;
-                vi.store_unaligned(v + i);
-                (B::load_unaligned(p + i) - B(lr) * gi * detail::inverse_sqrt_plus(vi, B(eps)))
-                    .store_unaligned(p + i);
-            }
+            detail::for_each_batch<T>(n, [&](T* pp, const T* gg, T* vv) {
+                const auto [gi, vi] = v_of(gg, vv);
+                (B::load_unaligned(pp) - B(lr) * gi * detail::inverse_sqrt_plus(vi, B(eps)))
+                    .store_unaligned(pp);
+            }, p, g, v);
+        } else {
+            detail::for_each_batch<T>(n, [&](T* pp, const T* gg, T* vv) {
+                const auto [gi, vi] = v_of(gg, vv);
+                (B::load_unaligned(pp) - B(lr) * gi / (xsimd::sqrt(vi) + B(eps)))
+                    .store_unaligned(pp);
+            }, p, g, v);
         }
-        for (; i + B::size <= n; i += B::size) {
-            const B gi = B::load_unaligned(g + i);
-            const B vi = B(r) * B::load_unaligned(v + i) + B(r1) * gi * gi;
-            vi.store_unaligned(v + i);
-            (B::load_unaligned(p + i) - B(lr) * gi / (xsimd::sqrt(vi) + B(eps)))
-                .store_unaligned(p + i);
-        }
-        for (; i < n; ++i) {
-            v[i] = r * v[i] + r1 * g[i] * g[i];
-            p[i] -= lr * g[i] / (std::sqrt(v[i]) + eps);
-        }
+    }
+
+    /// The same update where every gradient is known to be zero (the first layer's kernel rows
+    /// of pixels that are 0 in the whole batch): v ← ρ·v, p unchanged, which is what update()
+    /// computes then (p − lr·0/(√v + ε) = p), bit for bit, reading neither g nor p.
+    template <class T>
+    void update_zero_gradient(T* /*p*/, std::array<T*, 1> state, std::size_t n,
+                              std::size_t /*iteration*/) const noexcept {
+        using B = xsimd::batch<T>;
+        T* v = state[0];
+        const T r = static_cast<T>(rho);
+        detail::for_each_batch<T>(
+            n, [&](T* vv) { (B(r) * B::load_unaligned(vv)).store_unaligned(vv); }, v);
     }
 
     void set(std::string_view key, double value) {

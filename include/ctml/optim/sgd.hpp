@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "ctml/optim/detail/simd_loop.hpp"
 #include "ctml/optim/optimizer.hpp"
 
 namespace ctml {
@@ -30,28 +31,19 @@ struct sgd {
         using B = xsimd::batch<T>;
         T* v = state[0];
         const T mu = static_cast<T>(momentum), lr = static_cast<T>(learning_rate);
-        std::size_t i = 0;
         if (nesterov) {
-            for (; i + B::size <= n; i += B::size) {
-                const B gi = B::load_unaligned(g + i);
-                const B vi = B(mu) * B::load_unaligned(v + i) - B(lr) * gi;
-                vi.store_unaligned(v + i);
-                (B::load_unaligned(p + i) + B(mu) * vi - B(lr) * gi).store_unaligned(p + i);
-            }
-            for (; i < n; ++i) {
-                v[i] = mu * v[i] - lr * g[i];
-                p[i] += mu * v[i] - lr * g[i];
-            }
+            detail::for_each_batch<T>(n, [&](T* pp, const T* gg, T* vv) {
+                const B gi = B::load_unaligned(gg);
+                const B vi = B(mu) * B::load_unaligned(vv) - B(lr) * gi;
+                vi.store_unaligned(vv);
+                (B::load_unaligned(pp) + B(mu) * vi - B(lr) * gi).store_unaligned(pp);
+            }, p, g, v);
         } else {
-            for (; i + B::size <= n; i += B::size) {
-                const B vi = B(mu) * B::load_unaligned(v + i) - B(lr) * B::load_unaligned(g + i);
-                vi.store_unaligned(v + i);
-                (B::load_unaligned(p + i) + vi).store_unaligned(p + i);
-            }
-            for (; i < n; ++i) {
-                v[i] = mu * v[i] - lr * g[i];
-                p[i] += v[i];
-            }
+            detail::for_each_batch<T>(n, [&](T* pp, const T* gg, T* vv) {
+                const B vi = B(mu) * B::load_unaligned(vv) - B(lr) * B::load_unaligned(gg);
+                vi.store_unaligned(vv);
+                (B::load_unaligned(pp) + vi).store_unaligned(pp);
+            }, p, g, v);
         }
     }
 
