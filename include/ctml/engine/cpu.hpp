@@ -107,6 +107,14 @@ constexpr std::size_t previous_parametric() noexcept {
 /// @tparam Job names network_type (a ctml::network<Arch, T>), loss_type and settings_type, whose
 ///         value carries batch_size, threads (0: ctml::num_threads()), seed (dropout masks) and
 ///         optimizer (the optimizer value with its hyperparameters)
+namespace detail {
+// An optimizer with a cheaper update for a zero gradient (rmsprop). A named concept, not a
+// requires-expression in the `if constexpr`: nvcc 13's front end crashes on the latter.
+template <class O, class T, std::size_t Slots>
+concept has_zero_gradient_update = requires(const O& o, T* p, std::array<T*, Slots> st,
+                                            std::size_t n) { o.update_zero_gradient(p, st, n, n); };
+} // namespace detail
+
 template <class Job>
 class cpu_engine {
 public:
@@ -640,8 +648,7 @@ private:
     // cheaper update for that (rmsprop: v ← ρ·v, p untouched) gets those runs of rows.
     void update_first_layer_rows(std::size_t f0, std::size_t f1, std::size_t out) noexcept {
         const std::size_t base = net_.kernel_offset(0);
-        if constexpr (requires(const Optimizer& o, T* p, std::array<T*, state_slots> st,
-                               std::size_t n) { o.update_zero_gradient(p, st, n, n); }) {
+        if constexpr (detail::has_zero_gradient_update<Optimizer, T, state_slots>) {
             const std::uint32_t* cp = csc_ptr_.data();
             for (std::size_t f = f0; f < f1;) {
                 const bool zero = cp[f + 1] == cp[f];
