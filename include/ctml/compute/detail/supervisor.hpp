@@ -417,12 +417,15 @@ private:
             }
             return c;
         }());
-        // Running first: the trainer writes its first line as soon as it starts.
-        set(run_state::running, "");
+        // The process record before Running: a run seen Running always has a process group to
+        // check, so a supervisor killed from then on leaves a run the lazy check judges by its
+        // processes (it was judged Failed while the trainer still ran when the kill came
+        // between the two).
         result_.running_ms = run::detail::now_ms();
         const pid_t pid = spawn(s);
         const auto started = std::chrono::steady_clock::now();
         write_process(paths_, {pid, result_.running_ms});
+        set(run_state::running, "");
         std::optional<std::chrono::steady_clock::time_point> deadline;
         if (const auto m = max_duration_s(); m > 0) {
             deadline = started + std::chrono::seconds(m);
