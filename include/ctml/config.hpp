@@ -47,7 +47,7 @@
 
 // A trainer compresses each batch's input and multiplies the first layer sparsely when at most
 // this fraction of the input values is non-zero (MNIST: about 0.19); 0 disables it. Change it
-// per trainer with trainer::set_sparse_input_density.
+// per engine with cpu_engine::set_sparse_input_density.
 #ifndef CTML_SPARSE_INPUT_DENSITY
 #define CTML_SPARSE_INPUT_DENSITY 0.3
 #endif
