@@ -4,6 +4,8 @@
 // registration) leave a store that opens, with whole records only.
 #include <doctest/doctest.h>
 
+#include "ws_test_util.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -31,14 +33,7 @@ using ctml::run::run_state;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-    static std::mt19937_64 gen{std::random_device{}()};
-    const fs::path base = fs::temp_directory_path() / ("ctml_cc_" + name + "_" +
-                                                       std::to_string(gen() % 1000000000));
-    fs::remove_all(base);
-    fs::create_directories(base);
-    return base;
-}
+fs::path fresh_dir(const std::string& name) { return ws_test::fresh_dir("ctml_cc_", name); }
 
 /// Runs `body` in a child process; the child exits 0 when it returns, 1 when it throws.
 template <class F>
@@ -65,18 +60,9 @@ int wait_for(pid_t pid) {
     return status;
 }
 
-void write(const fs::path& p, const std::string& text) {
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-}
+using ws_test::write;
 
-ctml::run::context start_run(const fs::path& ws, const std::string& experiment) {
-    ctml::run::context_options o;
-    o.experiment = experiment;
-    o.workspace = ws;
-    o.ignore_environment = true;
-    return ctml::run::context::start(o);
-}
+using ws_test::start_run;
 
 /// Every version's files are present and whole.
 void check_versions_whole(cw::workspace& ws, const std::string& name, const fs::path& root) {

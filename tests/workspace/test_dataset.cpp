@@ -4,6 +4,8 @@
 // errors that must record nothing (404, truncated bodies, wrong checksums, missing paths).
 #include <doctest/doctest.h>
 
+#include "ws_test_util.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -25,19 +27,9 @@ namespace cw = ctml::workspace;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-    static std::mt19937_64 gen{std::random_device{}()};
-    const fs::path base = fs::temp_directory_path() / ("ctml_ds_" + name + "_" +
-                                                       std::to_string(gen() % 1000000000));
-    fs::remove_all(base);
-    fs::create_directories(base);
-    return base;
-}
+fs::path fresh_dir(const std::string& name) { return ws_test::fresh_dir("ctml_ds_", name); }
 
-void write(const fs::path& p, const std::string& text) {
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-}
+using ws_test::write;
 
 std::string blob(std::size_t n, unsigned seed) {
     std::mt19937 gen(seed);

@@ -3,6 +3,8 @@
 // and the store keeps what it had, with no half-written record or stray temporary file.
 #include <doctest/doctest.h>
 
+#include "ws_test_util.hpp"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,19 +25,9 @@ using ctml::run::run_state;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-    static std::mt19937_64 gen{std::random_device{}()};
-    const fs::path base = fs::temp_directory_path() / ("ctml_fail_" + name + "_" +
-                                                       std::to_string(gen() % 1000000000));
-    fs::remove_all(base);
-    fs::create_directories(base);
-    return base;
-}
+fs::path fresh_dir(const std::string& name) { return ws_test::fresh_dir("ctml_fail_", name); }
 
-void write(const fs::path& p, const std::string& text) {
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-}
+using ws_test::write;
 
 /// Runs body in a child limited to `bytes` per file (SIGXFSZ ignored, so writes fail with
 /// EFBIG instead of killing it); returns the child's exit status.

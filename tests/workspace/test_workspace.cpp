@@ -3,6 +3,8 @@
 // (NaN/inf included), files, the model registry, schema migration and refused databases.
 #include <doctest/doctest.h>
 
+#include "ws_test_util.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -25,27 +27,11 @@ using ctml::run::run_state;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-    static std::mt19937_64 gen{std::random_device{}()};
-    const fs::path base = fs::temp_directory_path() / ("ctml_ws_" + name + "_" +
-                                                       std::to_string(gen() % 1000000000));
-    fs::remove_all(base);
-    fs::create_directories(base);
-    return base;
-}
+fs::path fresh_dir(const std::string& name) { return ws_test::fresh_dir("ctml_ws_", name); }
 
-void write(const fs::path& p, const std::string& text) {
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-}
+using ws_test::write;
 
-ctml::run::context start_run(const fs::path& ws, const std::string& experiment) {
-    ctml::run::context_options o;
-    o.experiment = experiment;
-    o.workspace = ws;
-    o.ignore_environment = true;
-    return ctml::run::context::start(o);
-}
+using ws_test::start_run;
 
 template <class E, class F>
 std::string error_of(F&& f) {
