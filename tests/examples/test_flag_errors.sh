@@ -33,7 +33,8 @@ expect 2 "flag --device: expected cpu or cuda, got 'gpu'" "$keras" --device gpu
 # A CUDA build compiles the trainers with nvcc (CTML_CUDA_EXAMPLES): then --device cuda is refused
 # only on a machine without a usable GPU, with its own message; a g++ build always refuses it.
 for trainer in "$keras" "$chainer"; do
-  if ldd "$trainer" | grep -q libcudart; then
+  # (grep reads all of ldd's output: with pipefail, grep -q could stop ldd by SIGPIPE)
+  if ldd "$trainer" | grep libcudart > /dev/null; then
     if nvidia-smi -L > /dev/null 2>&1; then
       echo "note: $trainer is a CUDA build and this machine has a GPU: --device cuda is usable"
     else
