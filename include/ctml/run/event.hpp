@@ -33,6 +33,7 @@
 #include <simdjson.h>
 
 #include "ctml/core/error.hpp"
+#include "ctml/io/json.hpp"
 #include "ctml/run/state.hpp"
 
 namespace ctml::run {
@@ -122,26 +123,9 @@ inline void append_json_string(std::string& out, std::string_view s) {
             ++i;
             continue;
         }
-        // Validate one multi-byte sequence (RFC 3629).
-        std::size_t n = 0;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        }
-        bool ok = n != 0 && i + n <= s.size();
-        for (std::size_t k = 1; ok && k < n; ++k) {
-            const auto b = static_cast<unsigned char>(s[i + k]);
-            ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-        }
-        if (ok) {
+        // One multi-byte sequence, validated as the JSON writer does (RFC 3629).
+        const std::size_t n = io::detail::utf8_sequence_length(s, i);
+        if (n != 0) {
             out.append(s.substr(i, n));
             i += n;
         } else {
