@@ -10,7 +10,8 @@
 //
 // Arguments: recipe (keras: 784-300-100-10, batch 50, RMSprop; chainer: 784-100-100-10, batch
 // 128, momentum SGD), measured steps (default 100), threads (default 1), warm-up steps (default
-// 20), timed rounds of that many steps afterwards (default 0). MNIST from $CTML_MNIST_DIR, else /work/shared/data/mnist. Prints a checksum of the
+// 20), timed rounds of that many steps afterwards (default 0); step_profile_phases (built with
+// CTML_PHASE_TIMING) also prints the mean wall time of each phase of the step over those rounds. MNIST from $CTML_MNIST_DIR, else /work/shared/data/mnist. Prints a checksum of the
 // weights so that two builds can be compared for identical results.
 #include <ctml/ctml.hpp>
 #include <valgrind/callgrind.h>
@@ -84,6 +85,9 @@ int run(const ctml::dataset<std::uint8_t>& train, std::size_t steps, std::size_t
     const char* ab_env = std::getenv("CTML_EXACT_OPTIMIZER");
     const bool ab = ab_env != nullptr && std::strcmp(ab_env, "ab") == 0;
     double best_wall[2] = {1e300, 1e300}, best_cpu[2] = {1e300, 1e300};
+#if defined(CTML_PHASE_TIMING)
+    ctml::detail::phase_totals() = {};
+#endif
     for (std::size_t r = 0; r < rounds; ++r) {
         const std::size_t k = ab ? r % 2 : 0;
         if constexpr (requires { e.optimizer().exact; }) {
@@ -103,6 +107,26 @@ int run(const ctml::dataset<std::uint8_t>& train, std::size_t steps, std::size_t
                     ab ? (k == 0 ? "approximate optimizer: " : "exact optimizer: ") : "",
                     ab ? rounds / 2 : rounds, best_wall[k] / n * 1e6, best_cpu[k] / n * 1e6);
     }
+#if defined(CTML_PHASE_TIMING)
+    // Mean wall time per step of each phase over all timed rounds (the caller's view: a phase
+    // run on the pool counts once, from its start to the last thread's end).
+    if (rounds > 0) {
+        const double per = 1e-3 / (static_cast<double>(rounds) * n);
+        double total = 0;
+        for (const auto t : ctml::detail::phase_totals()) {
+            total += static_cast<double>(t);
+        }
+        std::printf("phase                              us/step   share\n");
+        for (std::size_t i = 0; i < ctml::detail::phase_totals().size(); ++i) {
+            const double t = static_cast<double>(ctml::detail::phase_totals()[i]);
+            if (t > 0) {
+                std::printf("%-32s %9.1f %6.1f%%\n", ctml::detail::phase_names[i], t * per,
+                            100.0 * t / total);
+            }
+        }
+        std::printf("%-32s %9.1f\n", "sum of phases", total * per);
+    }
+#endif
     double sum = 0, abs_sum = 0;
     for (const float p : net.parameters()) {
         sum += p;

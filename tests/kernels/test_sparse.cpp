@@ -5,12 +5,15 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <random>
 #include <vector>
 
 #include "ctml/core/random.hpp"
+#include "ctml/data/dataset.hpp"
 #include "ctml/nn/losses.hpp"
 #include "ctml/optim/rmsprop.hpp"
 #include "ctml/engine/cpu.hpp"
@@ -213,4 +216,134 @@ TEST_CASE("the CPU engine falls back to the dense product for dense input, and c
     CHECK(t.last_input_sparse());
     CHECK_THROWS_WITH_AS(t.set_sparse_input_density(1.5), "sparse input density 1.500000 is outside [0, 1]",
                          ctml::config_error);
+}
+
+TEST_CASE_TEMPLATE("compress_rows_u8 and compress_columns_u8 equal gather + compress_rows + "
+                   "transpose_compressed",
+                   T, float, double) {
+    const auto seed = fresh_seed();
+    INFO("CTML_TEST_SEED=" << seed);
+    ctml::rng r(seed);
+    const std::size_t n = 300;
+    for (const std::size_t dim : {1u, 15u, 16u, 17u, 63u, 64u, 65u, 100u, 784u}) {
+        // A dataset of n rows, about 20% non-zero bytes (some 255), and batches of sizes around
+        // the 64-sample bit blocks, in a shuffled order with repeats.
+        std::vector<std::uint8_t> bytes(n * dim);
+        for (auto& b : bytes) {
+            b = r.uniform() < 0.2 ? static_cast<std::uint8_t>(1 + r.below(255)) : 0;
+        }
+        const T scale = static_cast<T>(1.0 / 255.0);
+        for (const std::size_t rows : {1u, 2u, 63u, 64u, 65u, 128u, 130u}) {
+            CAPTURE(dim);
+            CAPTURE(rows);
+            std::vector<std::size_t> idx(rows);
+            for (auto& i : idx) {
+                i = static_cast<std::size_t>(r.below(static_cast<std::uint32_t>(n)));
+            }
+            // The reference: the float gather (dataset::gather_features' conversion), then the
+            // float kernels.
+            std::vector<T> x(rows * dim);
+            for (std::size_t i = 0; i < rows; ++i) {
+                for (std::size_t j = 0; j < dim; ++j) {
+                    x[i * dim + j] = static_cast<T>(bytes[idx[i] * dim + j]) * scale;
+                }
+            }
+            std::vector<std::uint32_t> rp(rows + 1), ci(rows * dim + 16), cp(dim + 1),
+                ri(rows * dim);
+            std::vector<T> v(rows * dim + 16), cv(rows * dim);
+            REQUIRE(ctml::kernels::cpu::compress_rows(x.data(), rows, dim, rows * dim, rp.data(),
+                                                      ci.data(), v.data()));
+            ctml::kernels::cpu::transpose_compressed(rows, dim, rp.data(), ci.data(), v.data(),
+                                                     cp.data(), ri.data(), cv.data());
+            std::vector<std::uint32_t> rp2(rows + 1), ci2(rows * dim + 16), cp2(dim + 1),
+                ri2(rows * dim);
+            std::vector<T> v2(rows * dim + 16), cv2(rows * dim);
+            std::vector<std::uint64_t> masks(
+                ctml::kernels::cpu::compress_columns_u8_scratch(dim, rows));
+            REQUIRE(ctml::kernels::cpu::compress_rows_u8(bytes.data(), dim, idx.data(), rows,
+                                                         scale, rows * dim, rp2.data(),
+                                                         ci2.data(), v2.data()));
+            ctml::kernels::cpu::compress_columns_u8(bytes.data(), dim, idx.data(), rows, scale,
+                                                    cp2.data(), ri2.data(), cv2.data(),
+                                                    masks.data());
+            const std::size_t nnz = rp[rows];
+            CHECK(rp2 == rp);
+            CHECK(cp2 == cp);
+            // Bit for bit: the same conversion and the same order.
+            CHECK(std::equal(ci.begin(), ci.begin() + static_cast<std::ptrdiff_t>(nnz), ci2.begin()));
+            CHECK(std::equal(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(nnz), v2.begin()));
+            CHECK(std::equal(ri.begin(), ri.begin() + static_cast<std::ptrdiff_t>(nnz), ri2.begin()));
+            CHECK(std::equal(cv.begin(), cv.begin() + static_cast<std::ptrdiff_t>(nnz), cv2.begin()));
+            // Too dense for a bound one below the count: refused.
+            if (nnz > 0) {
+                CHECK_FALSE(ctml::kernels::cpu::compress_rows_u8(bytes.data(), dim, idx.data(),
+                                                                 rows, scale, nnz - 1, rp2.data(),
+                                                                 ci2.data(), v2.data()));
+            }
+        }
+    }
+}
+
+TEST_CASE("train_epoch on a uint8 dataset (compressed straight from its bytes) steps exactly as "
+          "on the same data as floats") {
+    const auto seed = fresh_seed();
+    INFO("CTML_TEST_SEED=" << seed);
+    ctml::rng r(seed);
+    const std::size_t n = 230; // 5 full batches of 40 and a partial one of 30
+    ctml::dataset<std::uint8_t> bytes;
+    bytes.dim = 120;
+    bytes.scale = 1.0 / 255.0;
+    bytes.classes = 5;
+    bytes.features.resize(n * 120);
+    for (auto& b : bytes.features) {
+        b = r.uniform() < 0.2 ? static_cast<std::uint8_t>(1 + r.below(255)) : 0;
+    }
+    bytes.labels.resize(n);
+    for (auto& l : bytes.labels) {
+        l = static_cast<std::int32_t>(r.below(5));
+    }
+    // The float dataset holds the values the byte one converts to, with scale 1.
+    ctml::dataset<float> floats;
+    floats.dim = 120;
+    floats.classes = 5;
+    floats.labels = bytes.labels;
+    floats.features.resize(n * 120);
+    for (std::size_t i = 0; i < floats.features.size(); ++i) {
+        floats.features[i] = static_cast<float>(bytes.features[i]) * static_cast<float>(bytes.scale);
+    }
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    for (std::size_t i = n; i > 1; --i) {
+        std::swap(order[i - 1], order[r.below(i)]);
+    }
+    for (const std::size_t threads : {1u, 2u}) {
+        CAPTURE(threads);
+        ctml::network<net_t, float> a;
+        a.initialize(seed);
+        ctml::network<net_t, float> b = a;
+        using tr = ctml::cpu_engine<sparse_job<float>>;
+        tr from_bytes(a, settings<float>(40, threads)), from_floats(b, settings<float>(40, threads));
+        from_bytes.set_sparse_input_density(0.5);
+        from_floats.set_sparse_input_density(0.5);
+        from_bytes.set_training_data(bytes);
+        from_floats.set_training_data(floats);
+        for (int epoch = 0; epoch < 2; ++epoch) {
+            const auto eb = from_bytes.train_epoch(order);
+            const auto ef = from_floats.train_epoch(order);
+            CHECK(from_bytes.last_input_sparse());
+            CHECK(eb.loss == ef.loss);
+            CHECK(eb.accuracy == ef.accuracy);
+        }
+        CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+        const auto vb = from_bytes.evaluate(bytes), vf = from_floats.evaluate(floats);
+        CHECK(vb.loss == vf.loss);
+        CHECK(vb.accuracy == vf.accuracy);
+        // Too dense for the sparse path: both fall back to the dense product, still alike.
+        from_bytes.set_sparse_input_density(0.05);
+        from_floats.set_sparse_input_density(0.05);
+        from_bytes.train_epoch(order);
+        from_floats.train_epoch(order);
+        CHECK_FALSE(from_bytes.last_input_sparse());
+        CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+    }
 }

@@ -38,6 +38,7 @@
 #include "ctml/core/thread_pool.hpp"
 #include "ctml/data/dataset.hpp"
 #include "ctml/engine/detail/cpu_forward.hpp"
+#include "ctml/engine/detail/phase_timer.hpp"
 #include "ctml/engine/engine.hpp"
 #include "ctml/kernels/cpu/fused.hpp"
 #include "ctml/kernels/cpu/gemm.hpp"
@@ -175,6 +176,7 @@ public:
             csc_ptr_.resize(in + 1);
             csc_row_.resize(batch_ * in);
             csc_val_.resize(batch_ * in);
+            csc_masks_.resize(kernels::cpu::compress_columns_u8_scratch(in, batch_));
         }
         warm_up_blas();
     }
@@ -232,6 +234,8 @@ public:
     std::span<const T> dropout_mask(std::size_t l) const noexcept { return masks_[l].span(); }
 
     /// The batch input buffer (batch_size × input width): fill it, then call a *_batch step.
+    /// train_epoch and evaluate load uint8 datasets straight into the compressed forms when the
+    /// batch is sparse, and then leave this buffer as it was.
     T* input() noexcept { return acts_[0].data(); }
 
     /// Forward and backward pass over the first `rows` rows of input(): gradients of the mean
@@ -269,8 +273,9 @@ public:
     void set_training_data(const dataset<Feature>& data) {
         check_dataset(data, "training data");
         train_data_ = &data;
-        train_loader_ = [](cpu_engine& e, const void* d, std::span<const std::size_t> idx) {
-            return e.load_batch(*static_cast<const dataset<Feature>*>(d), idx);
+        train_loader_ = [](cpu_engine& e, const void* d, std::span<const std::size_t> idx,
+                           bool by_feature) {
+            return e.load_batch(*static_cast<const dataset<Feature>*>(d), idx, by_feature);
         };
     }
 
@@ -284,7 +289,7 @@ public:
         std::size_t correct = 0;
         for (std::size_t begin = 0; begin < order.size(); begin += batch_) {
             const std::size_t rows = std::min(batch_, order.size() - begin);
-            const auto t = train_loader_(*this, train_data_, order.subspan(begin, rows));
+            const auto t = train_loader_(*this, train_data_, order.subspan(begin, rows), true);
             const auto r = train_batch(t, rows);
             loss_sum += static_cast<double>(r.loss_sum);
             correct += r.correct;
@@ -304,7 +309,8 @@ public:
             const std::size_t rows = std::min(batch_, n - begin);
             std::iota(eval_order_.begin(), eval_order_.begin() + static_cast<std::ptrdiff_t>(rows),
                       begin);
-            const auto t = load_batch(data, std::span<const std::size_t>(eval_order_.data(), rows));
+            const auto t =
+                load_batch(data, std::span<const std::size_t>(eval_order_.data(), rows), false);
             const auto r = evaluate_batch(t, rows);
             loss_sum += static_cast<double>(r.loss_sum);
             correct += r.correct;
@@ -339,10 +345,16 @@ private:
         detail::check_dataset<Loss>(data, net_.input_width(), net_.output_width(), what);
     }
 
+    // The batch `idx` of `data` into the engine: its input (dense into input(), or for uint8
+    // features and a sparse enough batch straight into the compressed forms the first layer
+    // reads, by sample and, for a backward pass, by feature), and its targets.
     template <class Feature>
-    target_view<T> load_batch(const dataset<Feature>& data,
-                              std::span<const std::size_t> idx) noexcept {
-        data.gather_features(idx, acts_[0].data());
+    target_view<T> load_batch(const dataset<Feature>& data, std::span<const std::size_t> idx,
+                              bool by_feature) noexcept {
+        if (!load_compressed(data, idx, by_feature)) {
+            const detail::phase_scope timed(detail::phase::load_batch);
+            data.gather_features(idx, acts_[0].data());
+        }
         target_view<T> t;
         if (data.has_labels()) {
             for (std::size_t i = 0; i < idx.size(); ++i) {
@@ -359,6 +371,67 @@ private:
             t.dense = dense_.data();
         }
         return t;
+    }
+
+    // For uint8 features: compresses the batch straight from the dataset's bytes (no dense float
+    // copy; the same values as gather_features then compress_rows) and marks the input prepared,
+    // so the step does not compress it again. False (nothing prepared) when the features are not
+    // bytes, the sparse path is off or the batch is too dense; input() is then to be filled.
+    template <class Feature>
+    bool load_compressed(const dataset<Feature>& data, std::span<const std::size_t> idx,
+                         bool by_feature) noexcept {
+        if constexpr (!sparse_capable || !std::is_same_v<Feature, std::uint8_t>) {
+            return false;
+        } else {
+            const std::size_t rows = idx.size(), in = net_.input_width();
+            const auto max_nnz =
+                static_cast<std::size_t>(sparse_density_ * static_cast<double>(rows * in));
+            if (max_nnz == 0) {
+                return false;
+            }
+            const T scale = static_cast<T>(data.scale);
+            const std::uint8_t* bytes = data.features.data();
+            auto by_rows = [&] {
+                return kernels::cpu::compress_rows_u8(bytes, in, idx.data(), rows, scale, max_nnz,
+                                                      csr_ptr_.data(), csr_col_.data(),
+                                                      csr_val_.data());
+            };
+            auto by_features = [&] {
+                kernels::cpu::compress_columns_u8(bytes, in, idx.data(), rows, scale,
+                                                  csc_ptr_.data(), csc_row_.data(),
+                                                  csc_val_.data(), csc_masks_.data());
+            };
+            if (by_feature && pool_.size() > 1) {
+                // Both forms read only the dataset: the first two threads build one each.
+                const detail::phase_scope timed(detail::phase::compress);
+                bool sparse_enough = false;
+                auto body = [&](std::size_t t, std::size_t) {
+                    if (t == 0) {
+                        sparse_enough = by_rows();
+                    } else if (t == 1) {
+                        by_features();
+                    }
+                };
+                pool_.run(body);
+                if (!sparse_enough) {
+                    return false;
+                }
+            } else {
+                {
+                    const detail::phase_scope timed(detail::phase::compress);
+                    if (!by_rows()) {
+                        return false;
+                    }
+                }
+                if (by_feature) {
+                    const detail::phase_scope timed(detail::phase::transpose);
+                    by_features();
+                }
+            }
+            sparse_ = true;
+            prepared_ = by_feature ? prepared::rows_and_features : prepared::rows;
+            return true;
+        }
     }
 
     // OpenBLAS keeps a table of packing buffers and mmaps a new one the first time more of its
@@ -402,14 +475,22 @@ private:
         if constexpr (!sparse_capable) {
             return; // the first layer is a dropout: the product reads its output
         } else {
+            const prepared p = std::exchange(prepared_, prepared::none);
+            if (p == prepared::rows_and_features || (p == prepared::rows && !by_feature)) {
+                return; // load_compressed did it from the dataset's bytes
+            }
             const std::size_t in = net_.input_width();
             const auto max_nnz =
                 static_cast<std::size_t>(sparse_density_ * static_cast<double>(rows * in));
-            sparse_ = max_nnz > 0 &&
-                      kernels::cpu::compress_rows(acts_[0].data(), rows, in, max_nnz,
-                                                  csr_ptr_.data(), csr_col_.data(),
-                                                  csr_val_.data());
+            {
+                const detail::phase_scope timed(detail::phase::compress);
+                sparse_ = max_nnz > 0 &&
+                          kernels::cpu::compress_rows(acts_[0].data(), rows, in, max_nnz,
+                                                      csr_ptr_.data(), csr_col_.data(),
+                                                      csr_val_.data());
+            }
             if (sparse_ && by_feature) {
+                const detail::phase_scope timed_transpose(detail::phase::transpose);
                 kernels::cpu::transpose_compressed(rows, in, csr_ptr_.data(), csr_col_.data(),
                                                    csr_val_.data(), csc_ptr_.data(),
                                                    csc_row_.data(), csc_val_.data());
@@ -435,6 +516,7 @@ private:
         T* out = acts_[layer_count].data();
         T* dz = deltas_[layer_count].data();
         forward_pass<!Loss::fuses_softmax, Training>(rows);
+        const detail::phase_scope timed(detail::phase::loss);
         if constexpr (Loss::fuses_softmax) {
             return Loss::fused(out, targets, rows, k, grad_scale, out, dz);
         } else {
@@ -452,6 +534,7 @@ private:
     template <bool FinalActivation, bool Training, std::size_t I>
     void forward_phase(std::size_t rows) noexcept {
         using L = typename Arch::template layer_type<I>;
+        const detail::phase_scope timed(detail::layer_phase(true, I));
         if constexpr (!L::has_parameters) {
             dropout_forward<Training, I>(rows);
         } else {
@@ -540,6 +623,7 @@ private:
     void backward_output(std::size_t rows) noexcept {
         constexpr std::size_t l = layer_count - 1;
         using Act = typename Arch::output_activation;
+        const detail::phase_scope timed(detail::phase::output_bias);
         const std::size_t k = net_.output_width();
         T* db = grads_.data() + net_.bias_offset(l);
         if constexpr (ApplyActivation) {
@@ -558,6 +642,7 @@ private:
     template <bool Update, std::size_t L>
     void backward_phase(std::size_t rows) noexcept {
         if constexpr (Arch::parametric[L]) { // a dropout's backward is part of the layer after it
+            const detail::phase_scope timed(detail::layer_phase(false, L));
             const std::size_t in = net_.width(L), out = net_.width(L + 1);
             if (!parallel(rows, in, out)) {
                 backward_block<Update, L>(rows, 0, in, true);
@@ -699,11 +784,15 @@ private:
     buffer<T> dense_;
     std::vector<std::size_t> eval_order_;
     const void* train_data_ = nullptr;
-    target_view<T> (*train_loader_)(cpu_engine&, const void*, std::span<const std::size_t>) =
-        nullptr;
+    target_view<T> (*train_loader_)(cpu_engine&, const void*, std::span<const std::size_t>,
+                                    bool) = nullptr;
     double sparse_density_ = CTML_SPARSE_INPUT_DENSITY;
     bool sparse_ = false;
+    // What load_compressed left for the next step or evaluation (which then skips compressing).
+    enum class prepared : std::uint8_t { none, rows, rows_and_features };
+    prepared prepared_ = prepared::none;
     buffer<std::uint32_t> csr_ptr_, csr_col_, csc_ptr_, csc_row_;
+    buffer<std::uint64_t> csc_masks_;
     buffer<T> csr_val_, csc_val_;
 };
 

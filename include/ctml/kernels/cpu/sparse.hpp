@@ -8,9 +8,11 @@
 // doing density × the multiply-adds of the dense GEMM. The sums are the same as the GEMM's up to
 // rounding order.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
@@ -94,6 +96,138 @@ void transpose_compressed(std::size_t rows, std::size_t cols, const std::uint32_
     col_ptr[0] = 0;
 }
 
+/// CSR (as compress_rows) of the rows index[0..rows) of a row-major uint8 matrix with `dim`
+/// columns, each value converted as static_cast<T>(x) * scale: the batch gather and its
+/// compression in one pass, with no dense float copy of the batch in between. Returns false
+/// when more than max_nnz values are non-zero (the output is then unusable). col and val must
+/// hold rows × dim + 16 entries.
+template <class T>
+bool compress_rows_u8(const std::uint8_t* __restrict base, std::size_t dim,
+                      const std::size_t* __restrict index, std::size_t rows, T scale,
+                      std::size_t max_nnz, std::uint32_t* __restrict row_ptr,
+                      std::uint32_t* __restrict col, T* __restrict val) noexcept {
+    std::size_t nnz = 0;
+    row_ptr[0] = 0;
+    for (std::size_t i = 0; i < 2 && i < rows; ++i) {
+        const char* first = reinterpret_cast<const char*>(base + index[i] * dim);
+        for (std::size_t b = 0; b < dim; b += 64) {
+            __builtin_prefetch(first + b);
+        }
+    }
+    for (std::size_t i = 0; i < rows; ++i) {
+        if (nnz > max_nnz) {
+            return false;
+        }
+        const std::uint8_t* xi = base + index[i] * dim;
+        if (i + 2 < rows) { // a sample's row two ahead: a random place in the dataset
+            const char* next = reinterpret_cast<const char*>(base + index[i + 2] * dim);
+            for (std::size_t b = 0; b < dim; b += 64) {
+                __builtin_prefetch(next + b);
+            }
+        }
+        std::size_t j = 0;
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+        if constexpr (std::is_same_v<T, float>) {
+            const __m512 s = _mm512_set1_ps(scale);
+            const __m512i step = _mm512_set1_epi32(16);
+            __m512i ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            const std::size_t full = dim - dim % 16;
+            for (; j < full; j += 16) {
+                const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xi + j));
+                const __mmask16 m = _mm_test_epi8_mask(b, b);
+                // The maskz forms with all lanes: the plain ones start from an undefined
+                // register, which g++ 12 reports as maybe-uninitialized.
+                const __m512 v = _mm512_mul_ps(
+                    _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, b)), s);
+                _mm512_storeu_ps(val + nnz, _mm512_maskz_compress_ps(m, v));
+                _mm512_storeu_si512(col + nnz, _mm512_maskz_compress_epi32(m, ids));
+                nnz += static_cast<std::size_t>(__builtin_popcount(m));
+                ids = _mm512_add_epi32(ids, step);
+            }
+        }
+#endif
+        for (; j < dim; ++j) {
+            col[nnz] = static_cast<std::uint32_t>(j);
+            val[nnz] = static_cast<T>(xi[j]) * scale;
+            nnz += xi[j] != 0;
+        }
+        row_ptr[i + 1] = static_cast<std::uint32_t>(nnz);
+    }
+    return nnz <= max_nnz;
+}
+
+/// Words of scratch compress_columns_u8 needs for `rows` samples of `dim` features.
+constexpr std::size_t compress_columns_u8_scratch(std::size_t dim, std::size_t rows) noexcept {
+    return ((dim + 63) / 64) * ((rows + 63) / 64) * 64;
+}
+
+namespace detail {
+// Transposes a 64 × 64 bit matrix in place (a[i] bit j ↔ a[j] bit i): the recursive block swap.
+inline void transpose_bits64(std::uint64_t* a) noexcept {
+    std::uint64_t m = 0x00000000FFFFFFFFULL;
+    for (unsigned j = 32; j != 0; j >>= 1, m ^= m << j) {
+        for (unsigned k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+            const std::uint64_t t = ((a[k] >> j) ^ a[k | j]) & m;
+            a[k] ^= t << j;
+            a[k | j] ^= t;
+        }
+    }
+}
+} // namespace detail
+
+/// CSC (as transpose_compressed of compress_rows_u8's CSR: rows in order within each feature) of
+/// the same rows, built from the bytes: a bit mask of each sample's non-zero features per block
+/// of 64 features, transposed 64 × 64 bits at a time into each feature's mask of samples, whose
+/// set bits are the rows. `masks` holds compress_columns_u8_scratch(dim, rows) words. Cheaper
+/// than transposing the CSR by counting sort (a scattered store per non-zero).
+template <class T>
+void compress_columns_u8(const std::uint8_t* __restrict base, std::size_t dim,
+                         const std::size_t* __restrict index, std::size_t rows, T scale,
+                         std::uint32_t* __restrict col_ptr, std::uint32_t* __restrict row,
+                         T* __restrict cval, std::uint64_t* __restrict masks) noexcept {
+    const std::size_t tiles = (dim + 63) / 64, blocks = (rows + 63) / 64;
+    for (std::size_t t = 0; t < tiles; ++t) {
+        const std::size_t w = std::min<std::size_t>(64, dim - t * 64);
+        for (std::size_t b = 0; b < blocks; ++b) {
+            std::uint64_t* m = masks + (t * blocks + b) * 64;
+            for (std::size_t i = 0; i < 64; ++i) {
+                const std::size_t r = b * 64 + i;
+                if (r >= rows) {
+                    m[i] = 0;
+                    continue;
+                }
+                const std::uint8_t* x = base + index[r] * dim + t * 64;
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+                const __m512i v = _mm512_maskz_loadu_epi8(
+                    w == 64 ? ~__mmask64{0} : (__mmask64{1} << w) - 1, x);
+                m[i] = _mm512_test_epi8_mask(v, v);
+#else
+                std::uint64_t bits = 0;
+                for (std::size_t f = 0; f < w; ++f) {
+                    bits |= std::uint64_t{x[f] != 0} << f;
+                }
+                m[i] = bits;
+#endif
+            }
+            detail::transpose_bits64(m); // m[f] = the samples of this block with feature f ≠ 0
+        }
+    }
+    std::uint32_t q = 0;
+    col_ptr[0] = 0;
+    for (std::size_t f = 0; f < dim; ++f) {
+        const std::uint64_t* m = masks + (f / 64) * blocks * 64 + f % 64;
+        for (std::size_t b = 0; b < blocks; ++b) {
+            for (std::uint64_t bits = m[b * 64]; bits != 0; bits &= bits - 1) {
+                const std::size_t r = b * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+                row[q] = static_cast<std::uint32_t>(r);
+                cval[q] = static_cast<T>(base[index[r] * dim + f]) * scale;
+                ++q;
+            }
+        }
+        col_ptr[f + 1] = q;
+    }
+}
+
 namespace detail {
 // The last w < one-register columns, with AVX-512 masks where available (a scalar loop over
 // them cost as much as all the full registers of a 300-wide layer).
@@ -104,6 +238,8 @@ inline __m512 load_part(const float* p, std::size_t w) noexcept {
 inline void store_part(float* p, __m512 v, std::size_t w) noexcept {
     _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << w) - 1), v);
 }
+inline __m512 load_full(const float* p) noexcept { return _mm512_loadu_ps(p); }
+inline void store_full(float* p, __m512 v) noexcept { _mm512_storeu_ps(p, v); }
 inline __m512 splat(float v) noexcept { return _mm512_set1_ps(v); }
 inline __m512 fma_part(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fmadd_ps(a, b, c); }
 inline __m512d load_part(const double* p, std::size_t w) noexcept {
@@ -112,17 +248,81 @@ inline __m512d load_part(const double* p, std::size_t w) noexcept {
 inline void store_part(double* p, __m512d v, std::size_t w) noexcept {
     _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << w) - 1), v);
 }
+inline __m512d load_full(const double* p) noexcept { return _mm512_loadu_pd(p); }
+inline void store_full(double* p, __m512d v) noexcept { _mm512_storeu_pd(p, v); }
 inline __m512d splat(double v) noexcept { return _mm512_set1_pd(v); }
 inline __m512d fma_part(__m512d a, __m512d b, __m512d c) noexcept { return _mm512_fmadd_pd(a, b, c); }
 #endif
 
-// out[0:n] = Σ_p v[p] · src[index[p] · ld + 0:n]: the accumulators of four (then one) SIMD
-// registers of columns stay in registers across all p, so each source value is loaded once.
+// out[0:n] = Σ_p v[p] · src[index[p] · ld + 0:n], with the whole output row in R registers
+// (AVX-512, n ≤ R lanes, R ≤ 24): each source row is read once, in full, and the row Dist
+// non-zeros ahead is prefetched, since the rows are scattered over a source larger than L1
+// (and than L2 for a first layer's kernel kept with its optimizer state).
+#if defined(__AVX512F__)
+template <std::size_t R, class T>
+void gather_row_registers(const std::uint32_t* __restrict index, const T* __restrict v,
+                          std::size_t count, const T* __restrict src, std::size_t ld,
+                          std::size_t n, T* __restrict out) noexcept {
+    constexpr std::size_t L = 64 / sizeof(T);
+    constexpr std::size_t dist = 4;
+    using V = decltype(splat(T(0)));
+    const std::size_t tail = n - (R - 1) * L; // 1..L lanes in the last register
+    V a[R];
+    for (std::size_t k = 0; k < R; ++k) {
+        a[k] = splat(T(0));
+    }
+    const std::size_t row_bytes = n * sizeof(T);
+    for (std::size_t p = 0; p < count; ++p) {
+        if (p + dist < count) {
+            const char* q = reinterpret_cast<const char*>(
+                src + static_cast<std::size_t>(index[p + dist]) * ld);
+            for (std::size_t b = 0; b < row_bytes; b += 64) {
+                _mm_prefetch(q + b, _MM_HINT_T0);
+            }
+        }
+        const V s = splat(v[p]);
+        const T* r = src + static_cast<std::size_t>(index[p]) * ld;
+#pragma GCC unroll 24
+        for (std::size_t k = 0; k + 1 < R; ++k) {
+            a[k] = fma_part(s, load_full(r + k * L), a[k]);
+        }
+        a[R - 1] = fma_part(s, load_part(r + (R - 1) * L, tail), a[R - 1]);
+    }
+    for (std::size_t k = 0; k + 1 < R; ++k) {
+        store_full(out + k * L, a[k]);
+    }
+    store_part(out + (R - 1) * L, a[R - 1], tail);
+}
+
+template <class T, std::size_t... R>
+bool gather_row_dispatch(std::index_sequence<R...>, const std::uint32_t* index, const T* v,
+                         std::size_t count, const T* src, std::size_t ld, std::size_t n,
+                         T* out) noexcept {
+    constexpr std::size_t L = 64 / sizeof(T);
+    const std::size_t regs = (n + L - 1) / L;
+    return ((regs == R + 1 ? (gather_row_registers<R + 1>(index, v, count, src, ld, n, out), true)
+                           : false) ||
+            ...);
+}
+#endif
+
+// The same for any n: the accumulators of four (then one) SIMD registers of columns stay in
+// registers across all p, and the source is swept once per group of registers.
 template <class T>
 void gather_row(const std::uint32_t* __restrict index, const T* __restrict v, std::size_t count,
                 const T* __restrict src, std::size_t ld, std::size_t n, T* __restrict out) noexcept {
     using B = xsimd::batch<T>;
     constexpr std::size_t L = B::size;
+#if defined(__AVX512F__)
+    if constexpr (L == 64 / sizeof(T)) {
+        constexpr std::size_t max_registers = 24; // of 32, leaving room for the broadcast
+        if (n != 0 && n <= max_registers * L &&
+            gather_row_dispatch(std::make_index_sequence<max_registers>{}, index, v, count, src,
+                                ld, n, out)) {
+            return;
+        }
+    }
+#endif
     std::size_t j = 0;
     for (; j + 4 * L <= n; j += 4 * L) {
         B a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
@@ -147,20 +347,6 @@ void gather_row(const std::uint32_t* __restrict index, const T* __restrict v, st
         }
         a.store_unaligned(out + j);
     }
-    if (j == n) {
-        return;
-    }
-#if defined(__AVX512F__)
-    if constexpr (L == 64 / sizeof(T)) {
-        const std::size_t w = n - j;
-        auto a = splat(T(0));
-        for (std::size_t p = 0; p < count; ++p) {
-            a = fma_part(splat(v[p]), load_part(src + static_cast<std::size_t>(index[p]) * ld + j, w), a);
-        }
-        store_part(out + j, a, w);
-        return;
-    }
-#endif
     for (; j < n; ++j) {
         T a = 0;
         for (std::size_t p = 0; p < count; ++p) {
