@@ -324,3 +324,34 @@ TEST_CASE("dropout: Keras network with dropout<0.2> learns MNIST") {
     MESSAGE("test accuracy after " << epochs << " epochs: " << acc);
     CHECK(acc >= (epochs >= 20 ? 0.978 : 0.96));
 }
+
+TEST_CASE("the first engine moves OpenBLAS off its SSE3 fallback on an AVX-512 CPU, and "
+          "leaves the environment as it was") {
+    // What OpenBLAS chose and what the user asked for, before any engine of this test exists
+    // (an earlier test case may have made one: then the switch has already happened).
+    const bool user_chose = std::getenv("OPENBLAS_CORETYPE") != nullptr ||
+                            std::getenv("CTML_BLAS_KERNELS") != nullptr;
+    ctml::network<keras_net, float> net;
+    net.initialize(1);
+    auto s = keras_job::defaults();
+    s.threads = 1;
+    ctml::cpu_engine<keras_job> e(net, s);
+    const std::string kernels = ctml::kernels::cpu::blas_kernels();
+    INFO("OpenBLAS kernels: " << kernels);
+#if CTML_BLAS_OPENBLAS
+    CHECK(!kernels.empty());
+    __builtin_cpu_init();
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    if (avx512 && !user_chose) {
+        CHECK(kernels != "Prescott");
+    }
+    if (ctml::kernels::cpu::select_blas_kernels()) {
+        CHECK(kernels == "SkylakeX");
+    }
+#endif
+    // The variable the switch sets for OpenBLAS is gone again (a child process sees the user's).
+    if (!user_chose) {
+        CHECK(std::getenv("OPENBLAS_CORETYPE") == nullptr);
+    }
+}

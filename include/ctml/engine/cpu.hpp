@@ -10,8 +10,10 @@
 // thread that computed it. When a batch's input is mostly zeros (MNIST: 19% non-zero) the first
 // layer multiplies only the non-zeros.
 //
-// OpenBLAS: the engine's pool is the step's parallelism, so OpenBLAS's own threads would
-// oversubscribe the cores, and its threaded path mallocs on every call. The first cpu_engine
+// OpenBLAS: on a CPU that OpenBLAS 0.3.21 does not know but that has AVX-512, the first engine
+// switches it from its SSE3 fallback to its SkylakeX kernels (kernels::cpu::select_blas_kernels;
+// OPENBLAS_CORETYPE or CTML_BLAS_KERNELS=keep prevent it). The engine's pool is the step's
+// parallelism, so OpenBLAS's own threads would oversubscribe the cores, and its threaded path mallocs on every call. The first cpu_engine
 // sets OpenBLAS to one thread for the whole process and nothing sets it back (restoring it in a
 // destructor broke a second engine still alive). ctml::set_num_threads() or
 // kernels::cpu::set_blas_threads() change it again for BLAS calls made outside an engine.
@@ -145,6 +147,7 @@ public:
     cpu_engine(network_type& net, const settings_type& s)
         : net_(net), opt_(s.optimizer), batch_(s.batch_size),
           pool_(s.threads == 0 ? thread_count() : s.threads), dropout_rng_(dropout_seed(s.seed)) {
+        kernels::cpu::select_blas_kernels(); // AVX-512 kernels where OpenBLAS fell back to SSE3
         kernels::cpu::set_blas_threads(1); // once for the process: see the top of this file
         if (batch_ == 0) {
             throw config_error("batch size must be at least 1, got 0");

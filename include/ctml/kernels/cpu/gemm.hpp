@@ -8,6 +8,9 @@
 #include <xflens/cxxblas/drivers/cblas.h>
 
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 
 #include "ctml/config.hpp"
 #include "ctml/core/thread_pool.hpp"
@@ -19,6 +22,11 @@ int openblas_get_num_threads(void);
 // OpenBLAS's packing-buffer table (exported by libopenblas; see ctml::cpu_engine::warm_up_blas).
 void* blas_memory_alloc(int procpos);
 void blas_memory_free(void* buffer);
+char* openblas_get_corename(void);
+// A DYNAMIC_ARCH OpenBLAS's kernel-table selection (reads OPENBLAS_CORETYPE, else CPUID). Weak:
+// an OpenBLAS built for one architecture has neither, and ctml then leaves it alone.
+__attribute__((weak)) void gotoblas_dynamic_init(void);
+__attribute__((weak)) void gotoblas_dynamic_quit(void);
 }
 #endif
 
@@ -115,6 +123,68 @@ inline void set_blas_threads(int n) noexcept {
 #else
     (void)n;
 #endif
+}
+
+/// The kernel set the BLAS runs: OpenBLAS's core name ("SkylakeX", "Prescott", ...), or "" for
+/// another CBLAS.
+inline std::string blas_kernels() {
+#if CTML_BLAS_OPENBLAS
+    const char* name = openblas_get_corename();
+    return name != nullptr ? name : "";
+#else
+    return "";
+#endif
+}
+
+namespace detail {
+inline bool select_blas_kernels_now() noexcept {
+#if CTML_BLAS_OPENBLAS && defined(__x86_64__)
+    // OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons (Sapphire Rapids and later, as
+    // KVM guests report them) and falls back to its SSE3 "Prescott" kernels: SGEMM then runs at
+    // a quarter of the AVX-512 kernels' rate (24 against 84-138 GFLOP/s on one core here). A
+    // DYNAMIC_ARCH build carries the SkylakeX kernels; select them as OPENBLAS_CORETYPE would at
+    // start. Not when the user chose (OPENBLAS_CORETYPE set, or CTML_BLAS_KERNELS=keep), not for
+    // another fallback, not without AVX-512 F/BW/DQ/VL (what those kernels use).
+    if (gotoblas_dynamic_init == nullptr || gotoblas_dynamic_quit == nullptr) {
+        return false;
+    }
+    if (std::getenv("OPENBLAS_CORETYPE") != nullptr) {
+        return false;
+    }
+    if (const char* keep = std::getenv("CTML_BLAS_KERNELS"); keep != nullptr &&
+                                                             std::strcmp(keep, "keep") == 0) {
+        return false;
+    }
+    const char* name = openblas_get_corename();
+    if (name == nullptr || std::strcmp(name, "Prescott") != 0) {
+        return false;
+    }
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl")) {
+        return false;
+    }
+    // gotoblas_dynamic_init() selects only while no table is set; the variable is read there
+    // and removed again, so the process environment (and a child's) stays as the user left it.
+    gotoblas_dynamic_quit();
+    setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1);
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+    return true;
+#else
+    return false;
+#endif
+}
+} // namespace detail
+
+/// @brief Once per process (the first CPU engine calls it): when a DYNAMIC_ARCH OpenBLAS fell
+/// back to its SSE3 "Prescott" kernels on a CPU with AVX-512, switches it to its SkylakeX
+/// kernels, as `OPENBLAS_CORETYPE=SKYLAKEX` would have at start. Call it before any BLAS call
+/// is in flight on another thread. OPENBLAS_CORETYPE (any value) or CTML_BLAS_KERNELS=keep
+/// leaves OpenBLAS's own choice. Returns whether this process switched (now or earlier).
+inline bool select_blas_kernels() noexcept {
+    static const bool switched = detail::select_blas_kernels_now();
+    return switched;
 }
 
 } // namespace ctml::kernels::cpu
