@@ -355,3 +355,29 @@ TEST_CASE("the first engine moves OpenBLAS off its SSE3 fallback on an AVX-512 C
         CHECK(std::getenv("OPENBLAS_CORETYPE") == nullptr);
     }
 }
+
+#if CTML_FLUSH_DENORMALS_X86
+TEST_CASE("the engine flushes subnormals inside its calls only: the caller's MXCSR is restored") {
+    ctml::network<keras_net, float> net;
+    net.initialize(2);
+    auto s = keras_job::defaults();
+    s.threads = 2;
+    ctml::cpu_engine<keras_job> e(net, s);
+    const unsigned before = _mm_getcsr();
+    REQUIRE((before & ctml::detail::mxcsr_ftz) == 0); // the test runs with IEEE subnormals
+    std::vector<std::int32_t> labels(50, 3);
+    std::fill_n(e.input(), 50 * 784, 0.5f);
+    e.train_batch(ctml::target_view<float>{labels.data(), nullptr}, 50);
+    CHECK(_mm_getcsr() == before);
+    // Inside a scope (as in every engine call) a subnormal product is flushed to 0.
+    volatile float small = 1e-20f; // small² = 1e-40: subnormal (FLT_MIN is 1.2e-38)
+    volatile float sub = 1e-39f;   // a subnormal input
+    {
+        const ctml::detail::flush_denormals_scope flush;
+        CHECK(small * small == 0.0f); // FTZ: a subnormal result becomes 0
+        CHECK(sub * 1.0f == 0.0f);    // DAZ: a subnormal operand counts as 0
+    }
+    CHECK(small * small != 0.0f); // restored: IEEE subnormals again
+    CHECK(sub * 1.0f != 0.0f);
+}
+#endif

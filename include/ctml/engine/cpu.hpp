@@ -10,13 +10,18 @@
 // thread that computed it. When a batch's input is mostly zeros (MNIST: 19% non-zero) the first
 // layer multiplies only the non-zeros.
 //
+// Subnormal floats: the step runs with FTZ/DAZ set (CTML_FLUSH_DENORMALS,
+// engine/detail/denormals.hpp); RMSprop's decaying state otherwise slowed a Keras epoch twofold
+// by the 20th.
+//
 // OpenBLAS: on a CPU that OpenBLAS 0.3.21 does not know but that has AVX-512, the first engine
 // switches it from its SSE3 fallback to its SkylakeX kernels (kernels::cpu::select_blas_kernels;
 // OPENBLAS_CORETYPE or CTML_BLAS_KERNELS=keep prevent it). The engine's pool is the step's
-// parallelism, so OpenBLAS's own threads would oversubscribe the cores, and its threaded path mallocs on every call. The first cpu_engine
-// sets OpenBLAS to one thread for the whole process and nothing sets it back (restoring it in a
-// destructor broke a second engine still alive). ctml::set_num_threads() or
-// kernels::cpu::set_blas_threads() change it again for BLAS calls made outside an engine.
+// parallelism, so OpenBLAS's own threads would oversubscribe the cores, and its threaded path
+// mallocs on every call. The first cpu_engine sets OpenBLAS to one thread for the whole process
+// and nothing sets it back (restoring it in a destructor broke a second engine still alive).
+// ctml::set_num_threads() or kernels::cpu::set_blas_threads() change it again for BLAS calls
+// made outside an engine.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -40,6 +45,7 @@
 #include "ctml/core/thread_pool.hpp"
 #include "ctml/data/dataset.hpp"
 #include "ctml/engine/detail/cpu_forward.hpp"
+#include "ctml/engine/detail/denormals.hpp"
 #include "ctml/engine/detail/phase_timer.hpp"
 #include "ctml/engine/engine.hpp"
 #include "ctml/kernels/cpu/fused.hpp"
@@ -181,6 +187,7 @@ public:
             csc_val_.resize(batch_ * in);
             csc_masks_.resize(kernels::cpu::compress_columns_u8_scratch(in, batch_));
         }
+        flush_denormals_on_pool();
         warm_up_blas();
     }
 
@@ -244,6 +251,7 @@ public:
     /// Forward and backward pass over the first `rows` rows of input(): gradients of the mean
     /// loss into gradients(). Returns the batch's loss sum and correct count.
     batch_result<T> forward_backward(const target_view<T>& targets, std::size_t rows) noexcept {
+        const detail::flush_denormals_scope flush;
         return step<false>(targets, rows);
     }
 
@@ -251,6 +259,7 @@ public:
     /// layer's parameters are updated as soon as its gradient is complete, by the thread that
     /// computed it, while it is still in cache (the same update as one pass over the buffer).
     batch_result<T> train_batch(const target_view<T>& targets, std::size_t rows) noexcept {
+        const detail::flush_denormals_scope flush;
         ++iteration_;
         return step<true>(targets, rows);
     }
@@ -258,6 +267,7 @@ public:
     /// Applies the optimizer to gradients() in one pass over the whole parameter buffer (after
     /// forward_backward, for callers that inspect or change gradients first).
     void apply_gradients() noexcept {
+        const detail::flush_denormals_scope flush;
         ++iteration_;
         opt_.update(net_.parameters().data(), grads_.data(), state_ptrs_, grads_.size(),
                     iteration_);
@@ -266,6 +276,7 @@ public:
     /// Loss sum and correct count of the first `rows` rows of input(), without gradients and
     /// without dropout.
     batch_result<T> evaluate_batch(const target_view<T>& targets, std::size_t rows) noexcept {
+        const detail::flush_denormals_scope flush;
         compress_input(rows, false);
         return forward_loss<false>(targets, rows, T(0));
     }
@@ -288,6 +299,7 @@ public:
         if (train_data_ == nullptr) {
             throw config_error("cpu_engine::train_epoch: call set_training_data first");
         }
+        const detail::flush_denormals_scope flush; // once for the epoch (each step sets it too)
         double loss_sum = 0;
         std::size_t correct = 0;
         for (std::size_t begin = 0; begin < order.size(); begin += batch_) {
@@ -435,6 +447,17 @@ private:
             prepared_ = by_feature ? prepared::rows_and_features : prepared::rows;
             return true;
         }
+    }
+
+    // The pool's own threads run only this engine's work: FTZ/DAZ on them for good
+    // (engine/detail/denormals.hpp); the caller's thread gets it per call.
+    void flush_denormals_on_pool() noexcept {
+        auto body = [](std::size_t t, std::size_t) {
+            if (t != 0) {
+                detail::flush_denormals_on_this_thread();
+            }
+        };
+        pool_.run(body);
     }
 
     // OpenBLAS keeps a table of packing buffers and mmaps a new one the first time more of its

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "ctml/core/thread_pool.hpp"
+#include "ctml/engine/cpu.hpp"
 #include "ctml/run/context.hpp"
 #include "ctml/train/flags.hpp"
 
@@ -18,6 +19,8 @@ template <class Job>
 void record_job(run::context& run, const flags& f, const typename Job::settings_type& settings) {
     f.visit([&](std::string_view name, const std::string& value) { run.log_param(name, value); });
     run.set_job_description(Job::to_json(settings));
+    // The environment record names OpenBLAS's kernels: choose them now, as the engine would.
+    kernels::cpu::select_blas_kernels();
     run.record_threads(
         static_cast<unsigned>(settings.threads != 0 ? settings.threads : thread_count()));
 }
