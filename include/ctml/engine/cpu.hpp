@@ -815,6 +815,8 @@ private:
     double sparse_density_ = CTML_SPARSE_INPUT_DENSITY;
     bool sparse_ = false;
     // What load_compressed left for the next step or evaluation (which then skips compressing).
+    // train_epoch loads rows and features right before its step, evaluate rows only right before
+    // evaluate_batch: a step never finds `rows` alone.
     enum class prepared : std::uint8_t { none, rows, rows_and_features };
     prepared prepared_ = prepared::none;
     buffer<std::uint32_t> csr_ptr_, csr_col_, csc_ptr_, csc_row_;
