@@ -267,10 +267,13 @@ void gather_row_registers(const std::uint32_t* __restrict index, const T* __rest
     constexpr std::size_t dist = 4;
     using V = decltype(splat(T(0)));
     const std::size_t tail = n - (R - 1) * L; // 1..L lanes in the last register
+    // Every access to a[] has a constant index (the folds below unroll at compile time; no
+    // unroll pragma, which nvcc's front end rejects), so the array lives in registers.
+    using full = std::make_index_sequence<R - 1>;
     V a[R];
-    for (std::size_t k = 0; k < R; ++k) {
-        a[k] = splat(T(0));
-    }
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+        ((a[K] = splat(T(0))), ...);
+    }(std::make_index_sequence<R>{});
     const std::size_t row_bytes = n * sizeof(T);
     for (std::size_t p = 0; p < count; ++p) {
         if (p + dist < count) {
@@ -282,15 +285,14 @@ void gather_row_registers(const std::uint32_t* __restrict index, const T* __rest
         }
         const V s = splat(v[p]);
         const T* r = src + static_cast<std::size_t>(index[p]) * ld;
-#pragma GCC unroll 24
-        for (std::size_t k = 0; k + 1 < R; ++k) {
-            a[k] = fma_part(s, load_full(r + k * L), a[k]);
-        }
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            ((a[K] = fma_part(s, load_full(r + K * L), a[K])), ...);
+        }(full{});
         a[R - 1] = fma_part(s, load_part(r + (R - 1) * L, tail), a[R - 1]);
     }
-    for (std::size_t k = 0; k + 1 < R; ++k) {
-        store_full(out + k * L, a[k]);
-    }
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+        (store_full(out + K * L, a[K]), ...);
+    }(full{});
     store_part(out + (R - 1) * L, a[R - 1], tail);
 }
 
