@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Denormal (subnormal) floats in the CPU engine's step. RMSprop's v ← ρ·v decays the state of
-// weights whose gradient is zero in every batch (MNIST's border pixels): after about 800 steps
-// such values fall below FLT_MIN, and every multiply on a subnormal operand or result takes a
-// microcode assist of ~100 cycles on x86. A Keras epoch then slowed from 1.0 to 2.1 s over 20
+// a weight while its gradient is zero (MNIST pixels near the border, non-zero in a few images
+// only): after about 800 such steps v falls below FLT_MIN, and every multiply on a subnormal
+// operand or result takes a microcode assist (on the order of a hundred cycles on x86). A Keras epoch then slowed from 1.0 to 2.1 s over 20
 // epochs (PyTorch's RMSprop the same; XLA and TensorFlow, which flush, did not).
 //
 // With CTML_FLUSH_DENORMALS (default 1) the engine runs its step with the SSE/AVX control bits
