@@ -8,7 +8,7 @@
 //
 // Every rank walks the same global batches: the loop shuffles with the same seed on every rank,
 // so `order` is the same everywhere. Of each global batch this rank loads its share_of into the
-// inner engine's input and runs data_parallel_step (gradients weighted n_r/N, summed by one
+// inner engine (cpu_engine::load_training_rows) and runs data_parallel_step (gradients weighted n_r/N, summed by one
 // all-reduce, the same optimizer step everywhere). The epoch's loss and accuracy are summed over
 // ranks, so every rank reports the global figures. evaluate, parameters, gradients and
 // iterations are the inner engine's (the parameters are the same on every rank).
@@ -36,14 +36,14 @@
 namespace ctml::dist {
 
 /// @brief What data_parallel_engine needs of the engine it wraps (ctml::cpu_engine has it): an
-/// engine on the CPU whose batch input buffer (batch_size() rows) the caller fills, and the
-/// split step of data_parallel_step.
+/// engine on the CPU that loads given rows of its training data as its next batch
+/// (load_training_rows, at most batch_size() rows), and the split step of data_parallel_step.
 template <class E>
 concept shard_engine =
     engine<E> && E::device_kind == device::cpu &&
     gradient_engine<E, target_view<typename E::scalar_type>> &&
-    requires(E& e, const E& ce) {
-        { e.input() } -> std::same_as<typename E::scalar_type*>;
+    requires(E& e, const E& ce, std::span<const std::size_t> idx) {
+        { e.load_training_rows(idx) } -> std::same_as<target_view<typename E::scalar_type>>;
         { ce.batch_size() } -> std::convertible_to<std::size_t>;
     };
 
@@ -81,7 +81,7 @@ public:
     /// Wraps `inner` (it and `comm` must outlive this object). Collective: every rank constructs
     /// one, and all then hold rank 0's parameters.
     data_parallel_engine(Engine& inner, Comm& comm)
-        : inner_(inner), comm_(comm), batch_(inner.batch_size()), labels_(batch_) {
+        : inner_(inner), comm_(comm), batch_(inner.batch_size()) {
         std::vector<scalar_type> p(inner_.gradients().size());
         inner_.read_parameters(std::span<scalar_type>(p));
         comm_.broadcast(std::span<float>(p), 0);
@@ -104,17 +104,13 @@ public:
     template <class Feature>
     void set_training_data(const dataset<Feature>& data) {
         inner_.set_training_data(data); // checks the data against the network and the loss
-        dense_.resize(data.has_labels() ? 0 : batch_ * data.target_dim);
-        data_ = &data;
-        loader_ = [](data_parallel_engine& e, const void* d, std::span<const std::size_t> idx) {
-            return e.load_share(*static_cast<const dataset<Feature>*>(d), idx);
-        };
+        has_data_ = true;
     }
 
     /// One epoch over `order` (the same on every rank) in global batches of batch_size():
     /// the loss and accuracy over all ranks' rows.
     evaluation train_epoch(std::span<const std::size_t> order) {
-        if (data_ == nullptr) {
+        if (!has_data_) {
             throw config_error("data_parallel_engine::train_epoch: call set_training_data first");
         }
         const int rank = comm_.rank();
@@ -123,7 +119,7 @@ public:
         for (std::size_t begin = 0; begin < order.size(); begin += batch_) {
             const std::size_t global = std::min(batch_, order.size() - begin);
             const share sh = share_of(global, rank, size);
-            const auto t = loader_(*this, data_, order.subspan(begin + sh.begin, sh.size()));
+            const auto t = inner_.load_training_rows(order.subspan(begin + sh.begin, sh.size()));
             const auto r = data_parallel_step(inner_, comm_, t, sh.size(), global);
             sums[0] += static_cast<double>(r.loss_sum);
             sums[1] += static_cast<double>(r.correct);
@@ -154,8 +150,6 @@ public:
     }
 
 private:
-    using targets = target_view<scalar_type>;
-
     static Engine& checked(Engine* inner) {
         if (inner == nullptr) {
             throw config_error("data_parallel_engine: no CPU engine (a trainer on --device cuda "
@@ -164,34 +158,10 @@ private:
         return *inner;
     }
 
-    template <class Feature>
-    targets load_share(const dataset<Feature>& data, std::span<const std::size_t> idx) noexcept {
-        data.gather_features(idx, inner_.input());
-        targets t;
-        if (data.has_labels()) {
-            for (std::size_t i = 0; i < idx.size(); ++i) {
-                labels_[i] = data.labels[idx[i]];
-            }
-            t.labels = labels_.data();
-        } else {
-            const std::size_t k = data.target_dim;
-            for (std::size_t i = 0; i < idx.size(); ++i) {
-                for (std::size_t j = 0; j < k; ++j) {
-                    dense_[i * k + j] = static_cast<scalar_type>(data.targets[idx[i] * k + j]);
-                }
-            }
-            t.dense = dense_.data();
-        }
-        return t;
-    }
-
     Engine& inner_;
     Comm& comm_;
     std::size_t batch_;
-    std::vector<std::int32_t> labels_;
-    std::vector<scalar_type> dense_;
-    const void* data_ = nullptr;
-    targets (*loader_)(data_parallel_engine&, const void*, std::span<const std::size_t>) = nullptr;
+    bool has_data_ = false;
 };
 
 } // namespace ctml::dist

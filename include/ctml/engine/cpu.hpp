@@ -293,13 +293,27 @@ public:
         };
     }
 
+    /// Loads the rows `idx` (indices into the training data, at most batch_size()) as the next
+    /// step's batch, input and targets, as train_epoch does before each step: for a caller that
+    /// runs the steps itself (dist::data_parallel_engine). The targets point into the engine and
+    /// hold until the next load.
+    target_view<T> load_training_rows(std::span<const std::size_t> idx) {
+        if (train_data_ == nullptr) {
+            throw config_error("cpu_engine::load_training_rows: call set_training_data first");
+        }
+        if (idx.size() > batch_) {
+            throw config_error("cpu_engine::load_training_rows: " + std::to_string(idx.size()) +
+                               " rows for a batch of " + std::to_string(batch_));
+        }
+        return train_loader_(*this, train_data_, idx, true);
+    }
+
     /// One epoch over the training data in the order `order` (indices into it): the mean loss
     /// and accuracy measured during the pass.
     evaluation train_epoch(std::span<const std::size_t> order) {
         if (train_data_ == nullptr) {
             throw config_error("cpu_engine::train_epoch: call set_training_data first");
         }
-        const detail::flush_denormals_scope flush; // once for the epoch (each step sets it too)
         double loss_sum = 0;
         std::size_t correct = 0;
         for (std::size_t begin = 0; begin < order.size(); begin += batch_) {
