@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ctml/compute/detail/process.hpp>
 #include <ctml/compute/experiment.hpp>
 
 namespace fs = std::filesystem;
@@ -149,6 +151,48 @@ TEST_CASE("a local run goes Queued, Preparing, Running, Finalizing, Completed; o
     const auto v = run.register_model("stream-model", "outputs/model");
     CHECK(v.id() == "stream-model:1");
     CHECK(fs::exists(run.run_dir() / "logs" / "output.log"));
+}
+
+TEST_CASE("spawn's before_exec runs before the program starts; when it throws, nothing runs") {
+    temp_workspace t("gate");
+    const auto log = t.dir / "out.log";
+    const auto marker = t.dir / "ran";
+    ctml::compute::detail::spawn_spec s;
+    s.argv = {"/bin/sh", "-c", "echo started; touch '" + marker.string() + "'"};
+    s.output = log;
+    // Slow the hook down: the program, were it not held, would have written by its end.
+    std::uintmax_t size_in_hook = 1;
+    pid_t seen = 0;
+    s.before_exec = [&](pid_t child) {
+        seen = child;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        size_in_hook = fs::exists(log) ? fs::file_size(log) : 0;
+    };
+    const pid_t pid = ctml::compute::detail::spawn(s);
+    CHECK(seen == pid);
+    CHECK(size_in_hook == 0);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(fs::exists(marker));
+    CHECK(fs::file_size(log) > 0);
+
+    fs::remove(marker);
+    s.before_exec = [](pid_t) { throw std::runtime_error("storage refused"); };
+    CHECK_THROWS_WITH_AS(ctml::compute::detail::spawn(s), "storage refused", std::runtime_error);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK_FALSE(fs::exists(marker));
+    CHECK(::waitpid(-1, &status, WNOHANG) < 0); // the held child was reaped, none is left
+
+    // A child that dies before the gate opens (its folder is missing) is an error here, not a
+    // SIGPIPE for the parent that opens the gate.
+    bool hook_ran = false;
+    s.before_exec = [&](pid_t) { hook_ran = true; };
+    s.cwd = t.dir / "no-such-folder";
+    CHECK_THROWS_AS(ctml::compute::detail::spawn(s), ctml::compute_error);
+    CHECK(hook_ran);
+    CHECK_FALSE(fs::exists(marker));
 }
 
 TEST_CASE("a crashing trainer ends Failed with its exit code and last lines") {

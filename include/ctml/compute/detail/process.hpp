@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,6 +23,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -95,6 +97,10 @@ struct spawn_spec {
     std::filesystem::path cwd{};         ///< empty: the current folder
     std::filesystem::path output{};      ///< stdout and stderr appended here; empty: /dev/null
     bool new_process_group = true;       ///< the child leads its own group (pgid = pid)
+    /// Called in the parent once the child exists (in its own group, output redirected) and
+    /// before it execs: the program runs nothing, and so writes nothing, until this returns.
+    /// When it throws, the child is killed without having run and spawn rethrows.
+    std::function<void(pid_t)> before_exec{};
 };
 
 /// @brief Starts spec.argv[0] (searched on PATH). Returns the child's pid; throws
@@ -126,15 +132,39 @@ inline pid_t spawn(const spawn_spec& spec) {
         ::close(out_fd);
         throw compute_error(std::string("pipe: ") + std::strerror(errno));
     }
-    const pid_t pid = ::fork();
-    if (pid < 0) {
+    // The gate: with before_exec the child waits for one byte on it before it execs. A socket,
+    // not a pipe: the byte goes with MSG_NOSIGNAL, so a child that died first (a failed chdir)
+    // costs no SIGPIPE here.
+    int gate_fd[2] = {-1, -1};
+    if (spec.before_exec && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate_fd) != 0) {
+        const int e = errno;
         ::close(out_fd);
         ::close(pipe_fd[0]);
         ::close(pipe_fd[1]);
-        throw compute_error(std::string("fork: ") + std::strerror(errno));
+        throw compute_error(std::string("pipe: ") + std::strerror(e));
+    }
+    const auto close_gate = [&] {
+        for (int& fd : gate_fd) {
+            if (fd >= 0) {
+                ::close(fd);
+                fd = -1;
+            }
+        }
+    };
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        const int e = errno;
+        ::close(out_fd);
+        ::close(pipe_fd[0]);
+        ::close(pipe_fd[1]);
+        close_gate();
+        throw compute_error(std::string("fork: ") + std::strerror(e));
     }
     if (pid == 0) {
         // Child: only async-signal-safe calls until exec.
+        if (gate_fd[1] >= 0) {
+            ::close(gate_fd[1]); // else a parent that died would never give EOF
+        }
         if (spec.new_process_group) {
             ::setpgid(0, 0);
         }
@@ -155,6 +185,16 @@ inline pid_t spawn(const spawn_spec& spec) {
         for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}) {
             ::signal(s, SIG_DFL);
         }
+        if (gate_fd[0] >= 0) {
+            char go = 0;
+            ssize_t r = 0;
+            do {
+                r = ::read(gate_fd[0], &go, 1);
+            } while (r < 0 && errno == EINTR);
+            if (r != 1) {
+                ::_exit(127); // the parent gave up: run nothing
+            }
+        }
         ::execvpe(argv[0], argv.data(), envp.data());
         const int e = errno;
         (void)!::write(pipe_fd[1], &e, sizeof e);
@@ -165,6 +205,27 @@ inline pid_t spawn(const spawn_spec& spec) {
     }
     ::close(out_fd);
     ::close(pipe_fd[1]);
+    if (spec.before_exec) {
+        ::close(gate_fd[0]);
+        gate_fd[0] = -1;
+        try {
+            spec.before_exec(pid);
+        } catch (...) {
+            ::kill(pid, SIGKILL);
+            close_gate();
+            ::close(pipe_fd[0]);
+            int status = 0;
+            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            throw;
+        }
+        const char go = 1;
+        ssize_t w = 0;
+        do {
+            w = ::send(gate_fd[1], &go, 1, MSG_NOSIGNAL);
+        } while (w < 0 && errno == EINTR);
+        close_gate();
+    }
     int child_errno = 0;
     ssize_t n = 0;
     do {

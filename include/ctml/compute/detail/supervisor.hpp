@@ -421,11 +421,15 @@ private:
         // check, so a supervisor killed from then on leaves a run the lazy check judges by its
         // processes (it was judged Failed while the trainer still ran when the kill came
         // between the two).
-        result_.running_ms = run::detail::now_ms();
+        // The child waits before exec until both are stored, so the trainer's first line is
+        // never streamed while the run still reads Preparing.
+        s.before_exec = [&](pid_t child) {
+            result_.running_ms = run::detail::now_ms();
+            write_process(paths_, {child, result_.running_ms});
+            set(run_state::running, "");
+        };
         const pid_t pid = spawn(s);
         const auto started = std::chrono::steady_clock::now();
-        write_process(paths_, {pid, result_.running_ms});
-        set(run_state::running, "");
         std::optional<std::chrono::steady_clock::time_point> deadline;
         if (const auto m = max_duration_s(); m > 0) {
             deadline = started + std::chrono::seconds(m);
