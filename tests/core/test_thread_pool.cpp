@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstddef>
 #include <vector>
 
@@ -50,6 +52,58 @@ TEST_CASE("thread_pool: many runs back to back each wait for every thread") {
         for (std::size_t i = 0; i < threads; ++i) {
             CHECK(per_thread[i] == runs);
         }
+    }
+}
+
+TEST_CASE("thread_pool: start runs f on the workers while the caller goes on; run and wait wait") {
+    for (std::size_t threads = 1; threads <= 3; ++threads) {
+        CAPTURE(threads);
+        ctml::thread_pool pool(threads);
+        std::vector<std::atomic<int>> calls(threads);
+        std::atomic<bool> release{threads == 1}; // one thread: f runs inline, must not block
+        std::atomic<int> finished{0};
+        std::atomic<bool> wrong_count{false};
+        auto slow = [&](std::size_t index, std::size_t count) {
+            wrong_count = wrong_count || count != threads;
+            while (!release.load()) {
+                std::this_thread::yield();
+            }
+            calls[index].fetch_add(1);
+            finished.fetch_add(1);
+        };
+        pool.start(slow);
+        // The caller is free while the workers hold: it is the one that releases them.
+        CHECK(pool.started() == (threads > 1));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK(finished.load() == (threads == 1 ? 1 : 0));
+        release = true;
+        // run() first waits for the started work, then runs its own on every thread.
+        std::atomic<int> seen_finished{-1};
+        auto f = [&](std::size_t index, std::size_t) {
+            if (index == 0) {
+                seen_finished = finished.load();
+            }
+        };
+        pool.run(f);
+        const int workers = threads == 1 ? 1 : static_cast<int>(threads) - 1;
+        CHECK(seen_finished.load() == workers);
+        CHECK_FALSE(pool.started());
+        CHECK_FALSE(wrong_count.load());
+        CHECK(calls[0].load() == (threads == 1 ? 1 : 0)); // the caller never ran started work
+        for (std::size_t i = 1; i < threads; ++i) {
+            CHECK(calls[i].load() == 1);
+        }
+        // start then wait, many times: each wait sees all workers done.
+        std::atomic<int> done{0};
+        bool each_complete = true;
+        for (int r = 1; r <= 2000; ++r) {
+            auto g = [&](std::size_t, std::size_t) { done.fetch_add(1); };
+            pool.start(g);
+            pool.wait();
+            each_complete = each_complete && done.load() == r * workers;
+        }
+        CHECK(each_complete);
+        pool.wait(); // nothing started: returns at once
     }
 }
 

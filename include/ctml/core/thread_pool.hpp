@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A fixed pool for the training step: run(f) calls f(index, count) on every thread (the caller is
-// index 0) and returns when all are done. Workers spin briefly between runs, because a step
+// index 0) and returns when all are done; start(f) hands f to the workers alone and returns at
+// once (the engine prepares the next batch that way while the caller runs serial layers). Workers spin briefly between runs, because a step
 // issues runs microseconds apart, then yield and sleep on a futex (std::atomic::wait), so a
 // busy machine does not turn the spinning into lost time. run() allocates
 // nothing and type-erases f through a function pointer.
@@ -61,6 +62,7 @@ public:
     thread_pool(const thread_pool&) = delete;
     thread_pool& operator=(const thread_pool&) = delete;
     ~thread_pool() {
+        wait();
         stop_.store(true, std::memory_order_relaxed);
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
@@ -71,19 +73,56 @@ public:
 
     std::size_t size() const noexcept { return count_; }
 
-    /// Calls f(index, size()) on every thread and waits for all. f must not throw.
+    /// Calls f(index, size()) on every thread and waits for all. f must not throw. Work
+    /// started with start() is waited for first.
     template <class F>
     void run(F& f) noexcept {
         if (count_ == 1) {
             f(std::size_t{0}, std::size_t{1});
             return;
         }
+        wait();
+        dispatch(f);
+        f(std::size_t{0}, count_);
+        wait_for_workers();
+    }
+
+    /// Calls f(index, size()) on the worker threads (index 1 to size() - 1) and returns at once:
+    /// the caller goes on with other work, then wait() (or the next run()) waits for them. f
+    /// must not throw and must live until then. With one thread (no workers) f runs here.
+    template <class F>
+    void start(F& f) noexcept {
+        if (count_ == 1) {
+            f(std::size_t{0}, std::size_t{1});
+            return;
+        }
+        wait();
+        dispatch(f);
+        started_ = true;
+    }
+
+    /// Waits for the work of the last start(), if any.
+    void wait() noexcept {
+        if (started_) {
+            wait_for_workers();
+            started_ = false;
+        }
+    }
+
+    /// Whether start()ed work may still be running (until wait() or run()).
+    bool started() const noexcept { return started_; }
+
+private:
+    template <class F>
+    void dispatch(F& f) noexcept {
         fn_ = [](void* ctx, std::size_t i, std::size_t n) { (*static_cast<F*>(ctx))(i, n); };
         ctx_ = &f;
         pending_.store(count_ - 1, std::memory_order_relaxed);
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
-        f(std::size_t{0}, count_);
+    }
+
+    void wait_for_workers() noexcept {
         // The workers usually finish within microseconds of the caller; if not (a busy machine),
         // yield the core to them, then sleep until the last one reports.
         for (unsigned i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
@@ -101,7 +140,6 @@ public:
         }
     }
 
-private:
     void work(std::size_t index) {
         std::uint64_t seen = 0;
         for (;;) {
@@ -146,6 +184,7 @@ private:
     std::atomic<bool> stop_{false};
     void (*fn_)(void*, std::size_t, std::size_t) = nullptr;
     void* ctx_ = nullptr;
+    bool started_ = false; // start()ed work not yet waited for (the caller's view only)
 };
 
 } // namespace ctml
