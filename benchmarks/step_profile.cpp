@@ -11,8 +11,10 @@
 // Arguments: recipe (keras: 784-300-100-10, batch 50, RMSprop; chainer: 784-100-100-10, batch
 // 128, momentum SGD), measured steps (default 100), threads (default 1), warm-up steps (default
 // 20), timed rounds of that many steps afterwards (default 0); step_profile_phases (built with
-// CTML_PHASE_TIMING) also prints the mean wall time of each phase of the step over those rounds. MNIST from $CTML_MNIST_DIR, else /work/shared/data/mnist. Prints a checksum of the
-// weights so that two builds can be compared for identical results.
+// CTML_PHASE_TIMING) also prints the mean wall time of each phase of the step over those rounds.
+// MNIST from $CTML_MNIST_DIR, else /work/shared/data/mnist. CTML_BATCH_PREFETCH=0 switches off
+// compressing the next batch on a worker during the step (cpu_engine::set_batch_prefetch).
+// Prints a checksum of the weights so that two builds can be compared for identical results.
 #include <ctml/ctml.hpp>
 #include <valgrind/callgrind.h>
 
@@ -66,11 +68,18 @@ int run(const ctml::dataset<std::uint8_t>& train, std::size_t steps, std::size_t
     ctml::shuffle(order, 0);
     const std::size_t b = s.batch_size;
     const std::size_t per_epoch = order.size() / b;
+    if (const char* p = std::getenv("CTML_BATCH_PREFETCH"); p != nullptr && std::strcmp(p, "0") == 0) {
+        e.set_batch_prefetch(false); // the next batch compressed between steps, not during
+    }
     auto steps_from = [&](std::size_t first, std::size_t count) {
-        // train_epoch over a span of whole batches: the same path as a real epoch.
-        for (std::size_t i = 0; i < count; ++i) {
-            const std::size_t k = (first + i) % per_epoch;
-            e.train_epoch(std::span<const std::size_t>(order.data() + k * b, b));
+        // train_epoch over runs of whole batches, the same path as a real epoch (with two
+        // threads the next batch is compressed during the step), wrapping at the epoch's end.
+        while (count > 0) {
+            const std::size_t k = first % per_epoch;
+            const std::size_t n = std::min(count, per_epoch - k);
+            e.train_epoch(std::span<const std::size_t>(order.data() + k * b, n * b));
+            first += n;
+            count -= n;
         }
     };
     steps_from(0, warm);
@@ -132,8 +141,10 @@ int run(const ctml::dataset<std::uint8_t>& train, std::size_t steps, std::size_t
         sum += p;
         abs_sum += std::abs(p);
     }
-    std::printf("%zu warm-up + %zu steps, %zu threads: weight sum %.9g, |w| sum %.9g\n", warm,
-                steps, e.threads(), sum, abs_sum);
+    std::printf("%zu warm-up + %zu steps, %zu threads: weight sum %.9g, |w| sum %.9g "
+                "(%llu batches compressed ahead on a worker)\n",
+                warm, steps, e.threads(), sum, abs_sum,
+                static_cast<unsigned long long>(e.prefetched_batches()));
     return 0;
 }
 

@@ -322,28 +322,44 @@ TEST_CASE("train_epoch on a uint8 dataset (compressed straight from its bytes) s
         a.initialize(seed);
         ctml::network<net_t, float> b = a;
         using tr = ctml::cpu_engine<sparse_job<float>>;
+        ctml::network<net_t, float> c = a;
         tr from_bytes(a, settings<float>(40, threads)), from_floats(b, settings<float>(40, threads));
-        from_bytes.set_sparse_input_density(0.5);
-        from_floats.set_sparse_input_density(0.5);
+        // The same bytes without the next batch compressed on a worker (2 threads).
+        tr in_line(c, settings<float>(40, threads));
+        in_line.set_batch_prefetch(false);
+        for (tr* e : {&from_bytes, &from_floats, &in_line}) {
+            e->set_sparse_input_density(0.5);
+        }
         from_bytes.set_training_data(bytes);
         from_floats.set_training_data(floats);
+        in_line.set_training_data(bytes);
         for (int epoch = 0; epoch < 2; ++epoch) {
             const auto eb = from_bytes.train_epoch(order);
             const auto ef = from_floats.train_epoch(order);
+            const auto ei = in_line.train_epoch(order);
             CHECK(from_bytes.last_input_sparse());
             CHECK(eb.loss == ef.loss);
             CHECK(eb.accuracy == ef.accuracy);
+            CHECK(ei.loss == eb.loss);
         }
         CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+        CHECK(std::equal(a.parameters().begin(), a.parameters().end(), c.parameters().begin()));
+        // On 2 threads each batch after an epoch's first came ready from the worker; float data
+        // and a switched-off prefetch take none.
+        CHECK(from_bytes.prefetched_batches() == (threads == 2 ? 2u * 5u : 0u));
+        CHECK(from_floats.prefetched_batches() == 0);
+        CHECK(in_line.prefetched_batches() == 0);
         const auto vb = from_bytes.evaluate(bytes), vf = from_floats.evaluate(floats);
         CHECK(vb.loss == vf.loss);
         CHECK(vb.accuracy == vf.accuracy);
         // Too dense for the sparse path: both fall back to the dense product, still alike.
         from_bytes.set_sparse_input_density(0.05);
         from_floats.set_sparse_input_density(0.05);
+        const auto before = from_bytes.prefetched_batches();
         from_bytes.train_epoch(order);
         from_floats.train_epoch(order);
         CHECK_FALSE(from_bytes.last_input_sparse());
+        CHECK(from_bytes.prefetched_batches() == before); // too dense: loaded as usual
         CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
     }
 }

@@ -410,6 +410,50 @@ TEST_CASE("train_batch allocates nothing after the first step (Keras network, ba
     CHECK(std::all_of(p.begin(), p.end(), [](float v) { return std::isfinite(v); }));
 }
 
+TEST_CASE("train_epoch over uint8 data allocates nothing after its first epoch, the next batch "
+          "compressed on a worker included") {
+    // 12 batches of MNIST-like bytes (19% non-zero), compressed straight from the bytes.
+    ctml::dataset<std::uint8_t> data;
+    data.dim = 784;
+    data.scale = 1.0 / 255.0;
+    data.classes = 10;
+    data.features.resize(12 * batch * 784);
+    data.labels.resize(12 * batch);
+    ctml::rng r(21);
+    for (auto& b : data.features) {
+        b = r.uniform() < 0.19 ? static_cast<std::uint8_t>(1 + r.below(255)) : 0;
+    }
+    for (auto& l : data.labels) {
+        l = static_cast<std::int32_t>(r.below(10));
+    }
+    std::vector<std::size_t> order(data.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        order[i] = (i * 7) % order.size(); // a fixed permutation (7 and 600 are coprime)
+    }
+    for (const std::size_t threads : {1u, 2u}) {
+        CAPTURE(threads);
+        ctml::network<keras_net, float> net;
+        net.initialize(5);
+        keras_trainer t(net, with_threads(threads));
+        t.set_training_data(data);
+        const auto first = t.train_epoch(order);
+        escape(&first);
+        snapshot d{};
+        {
+            counted_region region;
+            const auto before = snapshot::now();
+            const auto e = t.train_epoch(order);
+            escape(&e);
+            d = snapshot::now() - before;
+        }
+        CHECK(t.last_input_sparse());
+        // Two threads: every batch but each epoch's first came compressed from the worker.
+        CHECK(t.prefetched_batches() == (threads == 2 ? 2u * 11u : 0u));
+        INFO(describe(d));
+        CHECK(d.total() == 0);
+    }
+}
+
 TEST_CASE("train_batch with dropout layers allocates nothing after the first step") {
     using net_t = ctml::sequential<ctml::input<784>, ctml::dense<300, ctml::relu>,
                                    ctml::dropout<0.2>, ctml::dense<100, ctml::relu>,

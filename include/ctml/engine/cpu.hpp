@@ -8,7 +8,8 @@
 // output, the activation derivative and bias gradient into one pass backward, softmax and
 // cross-entropy into one; each layer's optimizer update runs right after its gradient, on the
 // thread that computed it. When a batch's input is mostly zeros (MNIST: 19% non-zero) the first
-// layer multiplies only the non-zeros.
+// layer multiplies only the non-zeros. With two or more threads, train_epoch has a worker
+// compress the next batch while the caller runs the step's serial layers (set_batch_prefetch).
 //
 // Subnormal floats: the step runs with FTZ/DAZ set (CTML_FLUSH_DENORMALS,
 // engine/detail/denormals.hpp); RMSprop's decaying state otherwise slowed a Keras epoch twofold
@@ -178,14 +179,10 @@ public:
         labels_.resize(batch_);
         dense_.resize(batch_ * net_.output_width());
         if constexpr (sparse_capable) {
-            const std::size_t in = net_.input_width();
-            csr_ptr_.resize(batch_ + 1);
-            csr_col_.resize(batch_ * in + 16); // compress_rows writes up to 16 past the end
-            csr_val_.resize(batch_ * in + 16);
-            csc_ptr_.resize(in + 1);
-            csc_row_.resize(batch_ * in);
-            csc_val_.resize(batch_ * in);
-            csc_masks_.resize(kernels::cpu::compress_columns_u8_scratch(in, batch_));
+            cur_.allocate(batch_, net_.input_width());
+            if (pool_.size() > 1) {
+                next_.data.allocate(batch_, net_.input_width());
+            }
         }
         flush_denormals_on_pool();
         warm_up_blas();
@@ -193,6 +190,7 @@ public:
 
     cpu_engine(const cpu_engine&) = delete;
     cpu_engine& operator=(const cpu_engine&) = delete;
+    ~cpu_engine() { pool_.wait(); } // no worker may still write next_ as it goes
 
     std::size_t batch_size() const noexcept { return batch_; }
     std::size_t threads() const noexcept { return pool_.size(); }
@@ -288,10 +286,30 @@ public:
         check_dataset(data, "training data");
         train_data_ = &data;
         train_loader_ = [](cpu_engine& e, const void* d, std::span<const std::size_t> idx,
-                           bool by_feature) {
-            return e.load_batch(*static_cast<const dataset<Feature>*>(d), idx, by_feature);
+                           bool by_feature, bool prefetched) {
+            return e.load_batch(*static_cast<const dataset<Feature>*>(d), idx, by_feature,
+                                prefetched);
         };
+        train_prefetcher_ = nullptr;
+        if constexpr (sparse_capable && std::is_same_v<Feature, std::uint8_t>) {
+            if (pool_.size() > 1) {
+                train_prefetcher_ = [](cpu_engine& e, const void* d,
+                                       std::span<const std::size_t> idx) {
+                    return e.prefetch_compress(*static_cast<const dataset<Feature>*>(d), idx);
+                };
+            }
+        }
     }
+
+    /// With two or more threads, train_epoch compresses each next batch (uint8 data, sparse
+    /// first layer) on a worker thread while the caller runs the step's serial layers, layers at
+    /// most 128 wide included (see narrow_layer). On by default. Deterministic either way; the
+    /// weights can differ in the last bits from a run without it, because those layers are then
+    /// computed in one piece instead of two column blocks.
+    void set_batch_prefetch(bool on) noexcept { prefetch_enabled_ = on; }
+    bool batch_prefetch() const noexcept { return prefetch_enabled_; }
+    /// Batches train_epoch has taken ready-compressed from a worker so far.
+    std::uint64_t prefetched_batches() const noexcept { return prefetched_batches_; }
 
     /// Loads the rows `idx` (indices into the training data, at most batch_size()) as the next
     /// step's batch, input and targets, as train_epoch does before each step: for a caller that
@@ -305,7 +323,7 @@ public:
             throw config_error("cpu_engine::load_training_rows: " + std::to_string(idx.size()) +
                                " rows for a batch of " + std::to_string(batch_));
         }
-        return train_loader_(*this, train_data_, idx, true);
+        return train_loader_(*this, train_data_, idx, true, false);
     }
 
     /// One epoch over the training data in the order `order` (indices into it): the mean loss
@@ -316,13 +334,22 @@ public:
         }
         double loss_sum = 0;
         std::size_t correct = 0;
+        const bool prefetching = prefetch_enabled_ && train_prefetcher_ != nullptr;
         for (std::size_t begin = 0; begin < order.size(); begin += batch_) {
             const std::size_t rows = std::min(batch_, order.size() - begin);
-            const auto t = train_loader_(*this, train_data_, order.subspan(begin, rows), true);
+            const auto idx = order.subspan(begin, rows);
+            const bool prefetched = take_prefetched(idx);
+            const auto t = train_loader_(*this, train_data_, idx, true, prefetched);
+            if (const std::size_t next = begin + rows; prefetching && next < order.size()) {
+                next_.idx = order.data() + next;
+                next_.rows = std::min(batch_, order.size() - next);
+                next_.state = prefetch::requested; // started at the step's first serial phase
+            }
             const auto r = train_batch(t, rows);
             loss_sum += static_cast<double>(r.loss_sum);
             correct += r.correct;
         }
+        take_prefetched({}); // nothing is left running into the next call
         return summarize(loss_sum, correct, order.size());
     }
 
@@ -348,6 +375,23 @@ public:
     }
 
 private:
+    // A batch compressed by sample (CSR, the forward's input) and by feature (CSC, the kernel
+    // gradient's), with the bit-mask scratch the CSC is built through.
+    struct compressed_batch {
+        buffer<std::uint32_t> csr_ptr, csr_col, csc_ptr, csc_row;
+        buffer<std::uint64_t> csc_masks;
+        buffer<T> csr_val, csc_val;
+        void allocate(std::size_t batch, std::size_t in) {
+            csr_ptr.resize(batch + 1);
+            csr_col.resize(batch * in + 16); // compress_rows writes up to 16 past the end
+            csr_val.resize(batch * in + 16);
+            csc_ptr.resize(in + 1);
+            csc_row.resize(batch * in);
+            csc_val.resize(batch * in);
+            csc_masks.resize(kernels::cpu::compress_columns_u8_scratch(in, batch));
+        }
+    };
+
     static std::uint64_t dropout_seed(std::uint64_t seed) noexcept {
         // A stream of its own: the same seed also initializes the weights and shuffles.
         return seed ^ 0xd1b54a32d192ed03ULL;
@@ -376,11 +420,12 @@ private:
 
     // The batch `idx` of `data` into the engine: its input (dense into input(), or for uint8
     // features and a sparse enough batch straight into the compressed forms the first layer
-    // reads, by sample and, for a backward pass, by feature), and its targets.
+    // reads, by sample and, for a backward pass, by feature), and its targets. `prefetched`: the
+    // compressed input is already in cur_ (take_prefetched); only the targets are loaded.
     template <class Feature>
     target_view<T> load_batch(const dataset<Feature>& data, std::span<const std::size_t> idx,
-                              bool by_feature) noexcept {
-        if (!load_compressed(data, idx, by_feature)) {
+                              bool by_feature, bool prefetched = false) noexcept {
+        if (!prefetched && !load_compressed(data, idx, by_feature)) {
             const detail::phase_scope timed(detail::phase::load_batch);
             data.gather_features(idx, acts_[0].data());
         }
@@ -402,6 +447,29 @@ private:
         return t;
     }
 
+    // Most non-zeros a batch of `rows` may have for the sparse first layer (0: never sparse).
+    std::size_t max_nonzeros(std::size_t rows) const noexcept {
+        return static_cast<std::size_t>(sparse_density_ *
+                                        static_cast<double>(rows * net_.input_width()));
+    }
+
+    // The batch's CSR into `b` straight from the dataset's bytes; false when it has more than
+    // max_nnz non-zeros (b's CSR is then garbage).
+    bool compress_rows_into(const dataset<std::uint8_t>& data, std::span<const std::size_t> idx,
+                            std::size_t max_nnz, compressed_batch& b) const noexcept {
+        return kernels::cpu::compress_rows_u8(data.features.data(), net_.input_width(), idx.data(),
+                                              idx.size(), static_cast<T>(data.scale), max_nnz,
+                                              b.csr_ptr.data(), b.csr_col.data(), b.csr_val.data());
+    }
+    // The batch's CSC into `b` (through b's bit masks).
+    void compress_features_into(const dataset<std::uint8_t>& data,
+                                std::span<const std::size_t> idx,
+                                compressed_batch& b) const noexcept {
+        kernels::cpu::compress_columns_u8(data.features.data(), net_.input_width(), idx.data(),
+                                          idx.size(), static_cast<T>(data.scale), b.csc_ptr.data(),
+                                          b.csc_row.data(), b.csc_val.data(), b.csc_masks.data());
+    }
+
     // For uint8 features: compresses the batch straight from the dataset's bytes (no dense float
     // copy; the same values as gather_features then compress_rows) and marks the input prepared,
     // so the step does not compress it again. False (nothing prepared) when the features are not
@@ -412,33 +480,19 @@ private:
         if constexpr (!sparse_capable || !std::is_same_v<Feature, std::uint8_t>) {
             return false;
         } else {
-            const std::size_t rows = idx.size(), in = net_.input_width();
-            const auto max_nnz =
-                static_cast<std::size_t>(sparse_density_ * static_cast<double>(rows * in));
+            const std::size_t max_nnz = max_nonzeros(idx.size());
             if (max_nnz == 0) {
                 return false;
             }
-            const T scale = static_cast<T>(data.scale);
-            const std::uint8_t* bytes = data.features.data();
-            auto by_rows = [&] {
-                return kernels::cpu::compress_rows_u8(bytes, in, idx.data(), rows, scale, max_nnz,
-                                                      csr_ptr_.data(), csr_col_.data(),
-                                                      csr_val_.data());
-            };
-            auto by_features = [&] {
-                kernels::cpu::compress_columns_u8(bytes, in, idx.data(), rows, scale,
-                                                  csc_ptr_.data(), csc_row_.data(),
-                                                  csc_val_.data(), csc_masks_.data());
-            };
             if (by_feature && pool_.size() > 1) {
                 // Both forms read only the dataset: the first two threads build one each.
                 const detail::phase_scope timed(detail::phase::compress);
                 bool sparse_enough = false;
                 auto body = [&](std::size_t t, std::size_t) {
                     if (t == 0) {
-                        sparse_enough = by_rows();
+                        sparse_enough = compress_rows_into(data, idx, max_nnz, cur_);
                     } else if (t == 1) {
-                        by_features();
+                        compress_features_into(data, idx, cur_);
                     }
                 };
                 pool_.run(body);
@@ -448,19 +502,63 @@ private:
             } else {
                 {
                     const detail::phase_scope timed(detail::phase::compress);
-                    if (!by_rows()) {
+                    if (!compress_rows_into(data, idx, max_nnz, cur_)) {
                         return false;
                     }
                 }
                 if (by_feature) {
                     const detail::phase_scope timed(detail::phase::transpose);
-                    by_features();
+                    compress_features_into(data, idx, cur_);
                 }
             }
             sparse_ = true;
             prepared_ = by_feature ? prepared::rows_and_features : prepared::rows;
             return true;
         }
+    }
+
+    // On worker 1, while the caller runs a step: train_epoch's next batch into next_.data, both
+    // forms (the same values load_compressed would build). False when it is too dense.
+    bool prefetch_compress(const dataset<std::uint8_t>& data,
+                           std::span<const std::size_t> idx) noexcept {
+        const std::size_t max_nnz = max_nonzeros(idx.size());
+        if (max_nnz == 0 || !compress_rows_into(data, idx, max_nnz, next_.data)) {
+            return false;
+        }
+        compress_features_into(data, idx, next_.data);
+        return true;
+    }
+
+    // Called by the step where the caller alone works (a serial layer, a dropout, the loss):
+    // hands a requested next batch to the workers. Any later pool_.run waits for them first.
+    void start_prefetch() noexcept {
+        if (next_.state == prefetch::requested) {
+            next_.state = prefetch::started;
+            pool_.start(prefetch_body_);
+        }
+    }
+
+    // The next batch is `idx`: true when the workers compressed it (cur_ now holds it, prepared
+    // for a step). False when it was not started (no serial phase in the step) or was too dense;
+    // the caller then loads it as usual. Either way no prefetch is left pending.
+    bool take_prefetched(std::span<const std::size_t> idx) noexcept {
+        const bool started = next_.state == prefetch::started;
+        next_.state = prefetch::none;
+        if (!started) {
+            return false;
+        }
+        {
+            const detail::phase_scope timed(detail::phase::compress);
+            pool_.wait();
+        }
+        if (!next_.sparse_enough || next_.idx != idx.data() || next_.rows != idx.size()) {
+            return false;
+        }
+        std::swap(cur_, next_.data);
+        ++prefetched_batches_;
+        sparse_ = true;
+        prepared_ = prepared::rows_and_features;
+        return true;
     }
 
     // The pool's own threads run only this engine's work: FTZ/DAZ on them for good
@@ -505,8 +603,20 @@ private:
     // and optimizer state rows of the chunk, a few times this many floats stay in L1.
     static constexpr std::size_t fused_update_floats = 2048;
 
+    // While train_epoch's next batch is to be or is being compressed by a worker, a layer at
+    // most this wide on both sides stays on the caller: the worker compresses the batch
+    // meanwhile. Splitting such a layer in two gains little (Chainer's 100 × 100 layer:
+    // 71 → 50–70 µs of backward on two threads), the batch's compression on the worker saves
+    // all of its time (66–72 µs of a Chainer step). A wider layer is split and waits for the
+    // worker first. The choice depends only on the batch's place in the epoch, never on timing,
+    // so a run stays deterministic.
+    static constexpr std::size_t narrow_layer = 128;
+
     bool parallel(std::size_t rows, std::size_t in, std::size_t out) const noexcept {
-        return pool_.size() > 1 && rows * in * out >= parallel_work && out >= 32;
+        if (pool_.size() < 2 || rows * in * out < parallel_work || out < 32) {
+            return false;
+        }
+        return next_.state == prefetch::none || in > narrow_layer || out > narrow_layer;
     }
 
     // Compresses the batch's input by sample (forward) and, for a backward pass, by feature
@@ -526,14 +636,14 @@ private:
                 const detail::phase_scope timed(detail::phase::compress);
                 sparse_ = max_nnz > 0 &&
                           kernels::cpu::compress_rows(acts_[0].data(), rows, in, max_nnz,
-                                                      csr_ptr_.data(), csr_col_.data(),
-                                                      csr_val_.data());
+                                                      cur_.csr_ptr.data(), cur_.csr_col.data(),
+                                                      cur_.csr_val.data());
             }
             if (sparse_ && by_feature) {
                 const detail::phase_scope timed_transpose(detail::phase::transpose);
-                kernels::cpu::transpose_compressed(rows, in, csr_ptr_.data(), csr_col_.data(),
-                                                   csr_val_.data(), csc_ptr_.data(),
-                                                   csc_row_.data(), csc_val_.data());
+                kernels::cpu::transpose_compressed(rows, in, cur_.csr_ptr.data(), cur_.csr_col.data(),
+                                                   cur_.csr_val.data(), cur_.csc_ptr.data(),
+                                                   cur_.csc_row.data(), cur_.csc_val.data());
             }
         }
     }
@@ -556,6 +666,7 @@ private:
         T* out = acts_[layer_count].data();
         T* dz = deltas_[layer_count].data();
         forward_pass<!Loss::fuses_softmax, Training>(rows);
+        start_prefetch();
         const detail::phase_scope timed(detail::phase::loss);
         if constexpr (Loss::fuses_softmax) {
             return Loss::fused(out, targets, rows, k, grad_scale, out, dz);
@@ -576,6 +687,7 @@ private:
         using L = typename Arch::template layer_type<I>;
         const detail::phase_scope timed(detail::layer_phase(true, I));
         if constexpr (!L::has_parameters) {
+            start_prefetch();
             dropout_forward<Training, I>(rows);
         } else {
             using Act = typename L::activation_type;
@@ -588,6 +700,7 @@ private:
                 }
             }
             if (whole_rows || !parallel(rows, in, out)) {
+                start_prefetch();
                 detail::forward_layer<FinalActivation, I>(net_, act_ptrs_, rows, 0, out);
                 return;
             }
@@ -641,7 +754,7 @@ private:
             if (r1 <= r0) {
                 return;
             }
-            kernels::cpu::sparse_gemm(r0, r1, csr_ptr_.data(), csr_col_.data(), csr_val_.data(),
+            kernels::cpu::sparse_gemm(r0, r1, cur_.csr_ptr.data(), cur_.csr_col.data(), cur_.csr_val.data(),
                                       net_.kernel(0).data(), out, out, acts_[1].data(), out);
             auto acts = act_ptrs_;
             acts[1] += r0 * out;
@@ -685,6 +798,7 @@ private:
             const detail::phase_scope timed(detail::layer_phase(false, L));
             const std::size_t in = net_.width(L), out = net_.width(L + 1);
             if (!parallel(rows, in, out)) {
+                start_prefetch();
                 backward_block<Update, L>(rows, 0, in, true);
                 return;
             }
@@ -725,8 +839,8 @@ private:
                                              : cols;
             for (std::size_t i = r0; i < r1; i += chunk) {
                 const std::size_t i1 = std::min(r1, i + chunk);
-                kernels::cpu::sparse_gemm_tn(i, i1, csc_ptr_.data(), csc_row_.data(),
-                                             csc_val_.data(), d, out, out,
+                kernels::cpu::sparse_gemm_tn(i, i1, cur_.csc_ptr.data(), cur_.csc_row.data(),
+                                             cur_.csc_val.data(), d, out, out,
                                              grads_.data() + net_.kernel_offset(L), out);
                 if constexpr (Update) {
                     update_first_layer_rows(i, i1, out);
@@ -774,7 +888,7 @@ private:
     void update_first_layer_rows(std::size_t f0, std::size_t f1, std::size_t out) noexcept {
         const std::size_t base = net_.kernel_offset(0);
         if constexpr (detail::has_zero_gradient_update<Optimizer, T, state_slots>) {
-            const std::uint32_t* cp = csc_ptr_.data();
+            const std::uint32_t* cp = cur_.csc_ptr.data();
             for (std::size_t f = f0; f < f1;) {
                 const bool zero = cp[f + 1] == cp[f];
                 std::size_t e = f + 1;
@@ -825,7 +939,7 @@ private:
     std::vector<std::size_t> eval_order_;
     const void* train_data_ = nullptr;
     target_view<T> (*train_loader_)(cpu_engine&, const void*, std::span<const std::size_t>,
-                                    bool) = nullptr;
+                                    bool, bool) = nullptr;
     double sparse_density_ = CTML_SPARSE_INPUT_DENSITY;
     bool sparse_ = false;
     // What load_compressed left for the next step or evaluation (which then skips compressing).
@@ -833,9 +947,35 @@ private:
     // evaluate_batch: a step never finds `rows` alone.
     enum class prepared : std::uint8_t { none, rows, rows_and_features };
     prepared prepared_ = prepared::none;
-    buffer<std::uint32_t> csr_ptr_, csr_col_, csc_ptr_, csc_row_;
-    buffer<std::uint64_t> csc_masks_;
-    buffer<T> csr_val_, csc_val_;
+    compressed_batch cur_;
+    // train_epoch's next batch, compressed by the pool's workers while the caller runs this
+    // step's serial phases (start_prefetch), then swapped with cur_ by the next load.
+    enum class prefetch : std::uint8_t { none, requested, started };
+    struct next_batch {
+        compressed_batch data;
+        const std::size_t* idx = nullptr;
+        std::size_t rows = 0;
+        prefetch state = prefetch::none;
+        bool sparse_enough = false;
+    };
+    next_batch next_;
+    bool prefetch_enabled_ = true;
+    std::uint64_t prefetched_batches_ = 0;
+    // The workers' body: worker 1 compresses next_ (the other workers have nothing to do).
+    struct prefetch_body {
+        cpu_engine* engine;
+        void operator()(std::size_t t, std::size_t) const noexcept {
+            if (t == 1) {
+                engine->next_.sparse_enough = engine->train_prefetcher_(
+                    *engine, engine->train_data_,
+                    std::span<const std::size_t>(engine->next_.idx, engine->next_.rows));
+            }
+        }
+    };
+    prefetch_body prefetch_body_{this};
+    // Compresses rows of the training data into next_.data (true: sparse enough); set for uint8
+    // training data on a sparse-capable network, else null (no prefetch).
+    bool (*train_prefetcher_)(cpu_engine&, const void*, std::span<const std::size_t>) = nullptr;
 };
 
 } // namespace ctml
