@@ -302,10 +302,10 @@ public:
     }
 
     /// With two or more threads, train_epoch compresses each next batch (uint8 data, sparse
-    /// first layer) on a worker thread while the caller runs the step's serial layers, layers at
-    /// most 128 wide included (see narrow_layer). On by default. Deterministic either way; the
-    /// weights can differ in the last bits from a run without it, because those layers are then
-    /// computed in one piece instead of two column blocks.
+    /// first layer) on a worker thread while the caller runs the step's serial layers, layers
+    /// whose split would cut at most 128 columns included (see narrow_split). On by default.
+    /// Deterministic either way; the weights can differ in the last bits from a run without it,
+    /// because those layers are then computed in one piece instead of two column blocks.
     void set_batch_prefetch(bool on) noexcept { prefetch_enabled_ = on; }
     bool batch_prefetch() const noexcept { return prefetch_enabled_; }
     /// Batches train_epoch has taken ready-compressed from a worker so far.
@@ -603,20 +603,23 @@ private:
     // and optimizer state rows of the chunk, a few times this many floats stay in L1.
     static constexpr std::size_t fused_update_floats = 2048;
 
-    // While train_epoch's next batch is to be or is being compressed by a worker, a layer at
-    // most this wide on both sides stays on the caller: the worker compresses the batch
-    // meanwhile. Splitting such a layer in two gains little (Chainer's 100 × 100 layer:
-    // 71 → 50–70 µs of backward on two threads), the batch's compression on the worker saves
-    // all of its time (66–72 µs of a Chainer step). A wider layer is split and waits for the
-    // worker first. The choice depends only on the batch's place in the epoch, never on timing,
-    // so a run stays deterministic.
-    static constexpr std::size_t narrow_layer = 128;
+    // While train_epoch's next batch is to be or is being compressed by a worker, a layer whose
+    // split would cut at most this many columns in two stays on the caller (forward: the output
+    // columns; backward: the input columns), and the worker compresses the batch meanwhile.
+    // Splitting 100 columns in two gains little (Chainer's 100 × 100 backward: 71 → 50–70 µs on
+    // two threads); compressing the batch on the worker takes all of its 66–72 µs off a Chainer
+    // step. A wider split waits for the worker first. The choice depends only on the batch's
+    // place in the epoch, never on timing, so a run stays deterministic.
+    static constexpr std::size_t narrow_split = 128;
 
-    bool parallel(std::size_t rows, std::size_t in, std::size_t out) const noexcept {
+    // Whether a layer of rows × in × out multiply-adds is split across the pool, `split` being
+    // the width its split divides (0: a split that is never kept on the caller for a prefetch).
+    bool parallel(std::size_t rows, std::size_t in, std::size_t out,
+                  std::size_t split) const noexcept {
         if (pool_.size() < 2 || rows * in * out < parallel_work || out < 32) {
             return false;
         }
-        return next_.state == prefetch::none || in > narrow_layer || out > narrow_layer;
+        return next_.state == prefetch::none || split == 0 || split > narrow_split;
     }
 
     // Compresses the batch's input by sample (forward) and, for a backward pass, by feature
@@ -699,7 +702,7 @@ private:
                     return;
                 }
             }
-            if (whole_rows || !parallel(rows, in, out)) {
+            if (whole_rows || !parallel(rows, in, out, out)) {
                 start_prefetch();
                 detail::forward_layer<FinalActivation, I>(net_, act_ptrs_, rows, 0, out);
                 return;
@@ -760,7 +763,7 @@ private:
             acts[1] += r0 * out;
             detail::forward_epilogue<FinalActivation, 0>(net_, acts, r1 - r0, 0, out);
         };
-        if (!parallel(rows, net_.input_width(), out)) {
+        if (!parallel(rows, net_.input_width(), out, 0)) {
             block(0, rows);
             return;
         }
@@ -797,7 +800,7 @@ private:
         if constexpr (Arch::parametric[L]) { // a dropout's backward is part of the layer after it
             const detail::phase_scope timed(detail::layer_phase(false, L));
             const std::size_t in = net_.width(L), out = net_.width(L + 1);
-            if (!parallel(rows, in, out)) {
+            if (!parallel(rows, in, out, in)) {
                 start_prefetch();
                 backward_block<Update, L>(rows, 0, in, true);
                 return;
