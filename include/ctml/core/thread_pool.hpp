@@ -77,14 +77,11 @@ public:
     /// started with start() is waited for first.
     template <class F>
     void run(F& f) noexcept {
-        if (count_ == 1) {
-            f(std::size_t{0}, std::size_t{1});
-            return;
+        start(f); // with one thread, f has run here
+        if (count_ > 1) {
+            f(std::size_t{0}, count_);
+            wait();
         }
-        wait();
-        dispatch(f);
-        f(std::size_t{0}, count_);
-        wait_for_workers();
     }
 
     /// Calls f(index, size()) on the worker threads (index 1 to size() - 1) and returns at once:
