@@ -68,7 +68,8 @@ int run(const ctml::dataset<std::uint8_t>& train, std::size_t steps, std::size_t
     ctml::shuffle(order, 0);
     const std::size_t b = s.batch_size;
     const std::size_t per_epoch = order.size() / b;
-    if (const char* p = std::getenv("CTML_BATCH_PREFETCH"); p != nullptr && std::strcmp(p, "0") == 0) {
+    if (const char* p = std::getenv("CTML_BATCH_PREFETCH");
+        p != nullptr && std::strcmp(p, "0") == 0) {
         e.set_batch_prefetch(false); // the next batch compressed between steps, not during
     }
     auto steps_from = [&](std::size_t first, std::size_t count) {

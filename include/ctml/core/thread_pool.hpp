@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // A fixed pool for the training step: run(f) calls f(index, count) on every thread (the caller is
 // index 0) and returns when all are done; start(f) hands f to the workers alone and returns at
-// once (the engine prepares the next batch that way while the caller runs serial layers). Workers spin briefly between runs, because a step
-// issues runs microseconds apart, then yield and sleep on a futex (std::atomic::wait), so a
-// busy machine does not turn the spinning into lost time. run() allocates
-// nothing and type-erases f through a function pointer.
+// once (the engine prepares the next batch that way while the caller runs serial layers).
+// Workers spin briefly between runs, because a step issues runs microseconds apart, then yield
+// and sleep on a futex (std::atomic::wait), so a busy machine does not turn the spinning into
+// lost time. run() and start() allocate nothing and type-erase f through a function pointer.
 #pragma once
 #include <atomic>
 #include <chrono>

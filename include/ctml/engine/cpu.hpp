@@ -644,9 +644,10 @@ private:
             }
             if (sparse_ && by_feature) {
                 const detail::phase_scope timed_transpose(detail::phase::transpose);
-                kernels::cpu::transpose_compressed(rows, in, cur_.csr_ptr.data(), cur_.csr_col.data(),
-                                                   cur_.csr_val.data(), cur_.csc_ptr.data(),
-                                                   cur_.csc_row.data(), cur_.csc_val.data());
+                kernels::cpu::transpose_compressed(rows, in, cur_.csr_ptr.data(),
+                                                   cur_.csr_col.data(), cur_.csr_val.data(),
+                                                   cur_.csc_ptr.data(), cur_.csc_row.data(),
+                                                   cur_.csc_val.data());
             }
         }
     }
@@ -757,8 +758,9 @@ private:
             if (r1 <= r0) {
                 return;
             }
-            kernels::cpu::sparse_gemm(r0, r1, cur_.csr_ptr.data(), cur_.csr_col.data(), cur_.csr_val.data(),
-                                      net_.kernel(0).data(), out, out, acts_[1].data(), out);
+            kernels::cpu::sparse_gemm(r0, r1, cur_.csr_ptr.data(), cur_.csr_col.data(),
+                                      cur_.csr_val.data(), net_.kernel(0).data(), out, out,
+                                      acts_[1].data(), out);
             auto acts = act_ptrs_;
             acts[1] += r0 * out;
             detail::forward_epilogue<FinalActivation, 0>(net_, acts, r1 - r0, 0, out);
