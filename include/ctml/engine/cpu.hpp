@@ -633,8 +633,7 @@ private:
                 return; // load_compressed did it from the dataset's bytes
             }
             const std::size_t in = net_.input_width();
-            const auto max_nnz =
-                static_cast<std::size_t>(sparse_density_ * static_cast<double>(rows * in));
+            const std::size_t max_nnz = max_nonzeros(rows);
             {
                 const detail::phase_scope timed(detail::phase::compress);
                 sparse_ = max_nnz > 0 &&

@@ -141,7 +141,7 @@ inline pid_t spawn(const spawn_spec& spec) {
         ::close(out_fd);
         ::close(pipe_fd[0]);
         ::close(pipe_fd[1]);
-        throw compute_error(std::string("pipe: ") + std::strerror(e));
+        throw compute_error(std::string("socketpair: ") + std::strerror(e));
     }
     const auto close_gate = [&] {
         for (int& fd : gate_fd) {
